@@ -1,0 +1,480 @@
+/**
+ * {@linkcode Group}: a named read-through cache with a byte budget.
+ *
+ * @module
+ */
+
+import { ByteView } from "./byte_view.ts";
+import { NotFoundError, PeerError } from "./errors.ts";
+import { validateKey } from "./key.ts";
+import { LruCache } from "./lru.ts";
+import { noPeers, type PeerGetter, type PeerPicker } from "./peers.ts";
+import { SingleFlight } from "./singleflight.ts";
+import type { CacheStats, CacheType, GroupStats } from "./stats.ts";
+import type { GroupRegistry } from "./registry.ts";
+
+/** What a getter may return: a value, or a value with its own TTL in milliseconds. */
+export type GetterResult = Uint8Array | string | { value: Uint8Array | string; ttl?: number };
+
+/** Loads a key from the source of truth; throws `NotFoundError` when it does not exist. */
+export type GetterFunc = (
+  key: string,
+  options: { signal: AbortSignal },
+) => GetterResult | Promise<GetterResult>;
+
+/** A getter as a function, or as an object with a `get` method (groupcache's `Getter`). */
+export type Getter = GetterFunc | { get: GetterFunc };
+
+/** Options for {@linkcode Group}. */
+export interface GroupOptions {
+  /** The group's name, the same on every node: 1 to 255 characters, no `/`. */
+  name: string;
+  /** The budget for keys and values of the main and hot caches together; 0 caches nothing. */
+  maxBytes: number;
+  /** Loads a missing key. */
+  getter: Getter;
+  /** Finds the node that owns a key. @default {noPeers} */
+  peers?: PeerPicker;
+  /** A registry to add the group to (a duplicate name throws). @default {undefined} */
+  registry?: GroupRegistry;
+  /** TTL in milliseconds for loaded values that carry none of their own. @default {undefined (never expire)} */
+  ttl?: number;
+  /** Random source in [0, 1) for hot-cache promotion; tests inject a seeded one. @default {Math.random} */
+  random?: () => number;
+  /** The clock TTLs are measured against, in milliseconds. @default {Date.now} */
+  now?: () => number;
+}
+
+/** Options for {@linkcode Group.get}. */
+export interface GetOptions {
+  /** Stops waiting; a peer call carries it as a deadline. @default {undefined} */
+  signal?: AbortSignal;
+  /**
+   * Serve from this process only, never asking a peer. Servers set it for
+   * requests from peers, so that a key is never forwarded twice.
+   * @default {false}
+   */
+  local?: boolean;
+}
+
+/** Options for {@linkcode Group.set}. */
+export interface SetOptions extends GetOptions {
+  /** Milliseconds until the value expires. @default {the group's ttl} */
+  ttl?: number;
+}
+
+/** A value with the milliseconds it stays fresh (`undefined`: no expiry). */
+export interface CacheEntry {
+  /** The value. */
+  value: ByteView;
+  /** Milliseconds left before it expires, or `undefined` when it never does. */
+  ttl: number | undefined;
+}
+
+// What a load produces: a view and when it expires (0 = never).
+interface Loaded {
+  view: ByteView;
+  expiresAt: number;
+}
+
+// A cached value with the promise that get() hands out for it, made once so
+// that a cache hit allocates nothing.
+class Slot {
+  readonly promise: Promise<ByteView>;
+  constructor(readonly view: ByteView) {
+    this.promise = Promise.resolve(view);
+  }
+  get length(): number {
+    return this.view.length;
+  }
+}
+
+/**
+ * A named cache with a byte budget and a getter. `get` answers from the main
+ * cache (keys this node owns) or the hot cache (copies of popular keys owned
+ * by peers); on a miss it asks the owner, or loads the key itself, once per
+ * key however many callers are waiting.
+ *
+ * @example A read-through cache in one process
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Group } from "@mccache/core";
+ *
+ * const db = new Map([["Tom", "630"], ["Jack", "589"]]);
+ * const scores = new Group({
+ *   name: "scores",
+ *   maxBytes: 2 << 10,
+ *   getter: (key) => db.get(key) ?? "",
+ * });
+ * assert((await scores.get("Tom")).text() === "630");
+ * assert(scores.stats().localLoads === 1);
+ * ```
+ */
+export class Group {
+  #name: string;
+  #maxBytes: number;
+  #getter: GetterFunc;
+  #peers: PeerPicker;
+  #ttl: number | undefined;
+  #random: () => number;
+  #now: () => number;
+  #main: LruCache<Slot>;
+  // Copies of keys owned by peers, so a hot key does not cost a network call
+  // on every node; held to 1/8 of the main cache by #evict.
+  #hot: LruCache<Slot>;
+  // Local loads and peer fetches dedupe separately: a request from a peer
+  // must never wait on a fetch that went back out to a peer, or two nodes
+  // whose rings disagree would wait on each other until the deadline.
+  #localFlight = new SingleFlight<Loaded>();
+  #peerFlight = new SingleFlight<Loaded>();
+  // Bumped by set and remove: a load that started before keeps its result out
+  // of the cache, so it cannot put back a value that was just replaced.
+  #epoch = 0;
+  #stats: GroupStats = {
+    gets: 0,
+    cacheHits: 0,
+    peerLoads: 0,
+    peerErrors: 0,
+    loads: 0,
+    loadsDeduped: 0,
+    localLoads: 0,
+    localLoadErrs: 0,
+    serverRequests: 0,
+  };
+
+  /** Creates a group, and adds it to `options.registry` when given. */
+  constructor(options: GroupOptions) {
+    const { name, maxBytes, getter } = options;
+    if (typeof name !== "string" || name.length === 0 || name.length > 255 || name.includes("/")) {
+      throw new TypeError(
+        `Cannot create Group: name must be 1 to 255 characters without "/": received ${
+          JSON.stringify(name)
+        }`,
+      );
+    }
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
+      throw new RangeError(
+        `Cannot create Group: maxBytes must be a non-negative integer: received ${maxBytes}`,
+      );
+    }
+    this.#name = name;
+    this.#maxBytes = maxBytes;
+    this.#getter = toGetterFunc(getter);
+    this.#ttl = options.ttl === undefined ? undefined : checkTtl(options.ttl, "create Group");
+    this.#peers = options.peers ?? noPeers;
+    this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? Date.now;
+    this.#main = new LruCache({ now: this.#now });
+    this.#hot = new LruCache({ now: this.#now });
+    options.registry?.add(this);
+  }
+
+  /** The group's name. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** The byte budget of the main and hot caches together. */
+  get maxBytes(): number {
+    return this.#maxBytes;
+  }
+
+  /**
+   * Sets how this group finds the owners of keys. Called by a node when it
+   * starts; until then the group owns every key.
+   *
+   * @example
+   * ```ts
+   * import { Group, noPeers } from "@mccache/core";
+   *
+   * const group = new Group({ name: "p", maxBytes: 0, getter: (key) => key });
+   * group.registerPeers(noPeers);
+   * ```
+   */
+  registerPeers(peers: PeerPicker): void {
+    this.#peers = peers;
+  }
+
+  /**
+   * Returns the value for `key`: from cache, else from its owner, else from
+   * the getter. Rejects with `InvalidKeyError` for a bad key, `NotFoundError`
+   * when the getter says so, or the getter's own error.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Group } from "@mccache/core";
+   *
+   * const group = new Group({ name: "g", maxBytes: 1024, getter: (key) => key.toUpperCase() });
+   * assert((await group.get("abc")).text() === "ABC");
+   * ```
+   */
+  get(key: string, options?: GetOptions): Promise<ByteView> {
+    this.#stats.gets++;
+    // Every way into the caches validates its key, so a hit needs no check.
+    const slot = this.#main.get(key) ?? this.#hot.get(key);
+    if (slot !== undefined) {
+      this.#stats.cacheHits++;
+      return slot.promise;
+    }
+    try {
+      validateKey(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#load(key, options).then((loaded) => loaded.view);
+  }
+
+  /**
+   * Like {@linkcode Group.get}, but also returns how long the value stays
+   * fresh, which a server passes on so that copies expire with the original.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Group } from "@mccache/core";
+   *
+   * const group = new Group({ name: "e", maxBytes: 1024, getter: (key) => ({ value: key, ttl: 60_000 }) });
+   * const { value, ttl } = await group.getEntry("k");
+   * assert(value.text() === "k" && ttl !== undefined && ttl <= 60_000);
+   * ```
+   */
+  async getEntry(key: string, options?: GetOptions): Promise<CacheEntry> {
+    const value = await this.get(key, options);
+    const expiresAt = this.#main.expiresAt(key) ?? this.#hot.expiresAt(key) ?? 0;
+    return { value, ttl: expiresAt === 0 ? undefined : Math.max(1, expiresAt - this.#now()) };
+  }
+
+  /**
+   * Stores `value` at the key's owner and drops copies on every other node.
+   * Best effort: a node that cannot be reached keeps its copy until it is
+   * evicted or expires, so give values a TTL when that matters.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Group } from "@mccache/core";
+   *
+   * const group = new Group({ name: "s", maxBytes: 1024, getter: () => "loaded" });
+   * await group.set("k", "stored", { ttl: 60_000 });
+   * assert((await group.get("k")).text() === "stored");
+   * ```
+   */
+  async set(key: string, value: Uint8Array | string, options?: SetOptions): Promise<void> {
+    validateKey(key);
+    const view = ByteView.from(value);
+    const ttl = options?.ttl === undefined ? this.#ttl : checkTtl(options.ttl, "set");
+    this.#epoch++;
+    this.#hot.remove(key);
+    const owner = options?.local ? undefined : this.#peers.pickPeer(key);
+    if (owner === undefined) {
+      this.#main.remove(key);
+      this.#populate(key, { view, expiresAt: this.#expiresAt(ttl) }, this.#main);
+    } else {
+      if (owner.set === undefined) {
+        throw new PeerError("Cannot set: the owner's transport has no set");
+      }
+      this.#main.remove(key);
+      await owner.set({ group: this.#name, key, value: view.unsafeBytes(), ttl }, options ?? {});
+    }
+    if (!options?.local) await this.#broadcastRemove(key, owner, options?.signal);
+  }
+
+  /**
+   * Removes `key` from the owner and then from every other node. Rejects
+   * with `PeerError` if the owner could not be told; other nodes are best
+   * effort (counted in `peerErrors`).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Group } from "@mccache/core";
+   *
+   * let version = 0;
+   * const group = new Group({ name: "r", maxBytes: 1024, getter: () => `v${++version}` });
+   * await group.get("k");
+   * await group.remove("k");
+   * assert((await group.get("k")).text() === "v2");
+   * ```
+   */
+  async remove(key: string, options?: GetOptions): Promise<void> {
+    validateKey(key);
+    this.#epoch++;
+    this.#main.remove(key);
+    this.#hot.remove(key);
+    if (options?.local) return;
+    const owner = this.#peers.pickPeer(key);
+    let ownerError: unknown;
+    if (owner?.remove) {
+      await owner.remove({ group: this.#name, key, local: true }, options ?? {}).catch((error) => {
+        ownerError = error;
+      });
+    }
+    await this.#broadcastRemove(key, owner, options?.signal);
+    if (ownerError !== undefined) {
+      throw new PeerError(`Cannot remove ${JSON.stringify(key)} at its owner`, {
+        cause: ownerError,
+      });
+    }
+  }
+
+  /**
+   * Counts a request that reached this group through a server; servers call
+   * it once per request, peers and gateways alike.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Group } from "@mccache/core";
+   *
+   * const group = new Group({ name: "c", maxBytes: 0, getter: (key) => key });
+   * group.recordServerRequest();
+   * assert(group.stats().serverRequests === 1);
+   * ```
+   */
+  recordServerRequest(): void {
+    this.#stats.serverRequests++;
+  }
+
+  /**
+   * Returns a snapshot of the group's counters.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Group } from "@mccache/core";
+   *
+   * const group = new Group({ name: "st", maxBytes: 0, getter: (key) => key });
+   * assert(group.stats().gets === 0);
+   * ```
+   */
+  stats(): GroupStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Returns a snapshot of the main or the hot cache's counters.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Group } from "@mccache/core";
+   *
+   * const group = new Group({ name: "cs", maxBytes: 0, getter: (key) => key });
+   * assert(group.cacheStats("hot").items === 0);
+   * ```
+   */
+  cacheStats(which: CacheType): CacheStats {
+    return (which === "hot" ? this.#hot : this.#main).stats();
+  }
+
+  #load(key: string, options: GetOptions | undefined): Promise<Loaded> {
+    this.#stats.loads++;
+    const signal = options?.signal;
+    const peer = options?.local ? undefined : this.#peers.pickPeer(key);
+    if (peer === undefined) {
+      return this.#localFlight.do(key, (s) => this.#loadLocally(key, s), { signal });
+    }
+    return this.#peerFlight.do(key, (s) => this.#loadFromPeer(peer, key, s), { signal });
+  }
+
+  async #loadFromPeer(peer: PeerGetter, key: string, signal: AbortSignal): Promise<Loaded> {
+    // A flight that just finished may have filled the cache while this one waited to start.
+    const cached = this.#hot.get(key) ?? this.#main.get(key);
+    if (cached !== undefined) return { view: cached.view, expiresAt: 0 };
+    this.#stats.loadsDeduped++;
+    const epoch = this.#epoch;
+    try {
+      const { value, ttl } = await peer.get({ group: this.#name, key }, { signal });
+      this.#stats.peerLoads++;
+      const loaded = { view: ByteView.adopt(value), expiresAt: this.#expiresAt(ttl) };
+      // groupcache's rule: keep 1 in 10 peer values, so keys hot enough to be
+      // fetched often end up here while a scan of cold keys does not flush it.
+      if (epoch === this.#epoch && this.#random() * 10 < 1) {
+        this.#populate(key, loaded, this.#hot);
+      }
+      return loaded;
+    } catch (error) {
+      if (error instanceof NotFoundError || signal.aborted) throw error;
+      this.#stats.peerErrors++;
+    }
+    return this.#localFlight.do(key, (s) => this.#loadLocally(key, s), { signal });
+  }
+
+  async #loadLocally(key: string, signal: AbortSignal): Promise<Loaded> {
+    const cached = this.#main.get(key) ?? this.#hot.get(key);
+    if (cached !== undefined) return { view: cached.view, expiresAt: 0 };
+    this.#stats.loadsDeduped++;
+    const epoch = this.#epoch;
+    let loaded: Loaded;
+    try {
+      loaded = this.#toLoaded(key, await this.#getter(key, { signal }));
+    } catch (error) {
+      this.#stats.localLoadErrs++;
+      throw error;
+    }
+    this.#stats.localLoads++;
+    if (epoch === this.#epoch) this.#populate(key, loaded, this.#main);
+    return loaded;
+  }
+
+  #toLoaded(key: string, result: GetterResult): Loaded {
+    if (typeof result === "string" || result instanceof Uint8Array) {
+      return { view: ByteView.from(result), expiresAt: this.#expiresAt(this.#ttl) };
+    }
+    const value = (result as { value?: unknown } | null)?.value;
+    if (typeof value !== "string" && !(value instanceof Uint8Array)) {
+      throw new TypeError(
+        `Cannot load ${JSON.stringify(key)} in group ${this.#name}: ` +
+          `the getter must return a Uint8Array, a string or { value, ttl }`,
+      );
+    }
+    const ttl = result.ttl === undefined ? this.#ttl : checkTtl(result.ttl, "load");
+    return { view: ByteView.from(value), expiresAt: this.#expiresAt(ttl) };
+  }
+
+  #expiresAt(ttl: number | undefined): number {
+    return ttl === undefined ? 0 : this.#now() + ttl;
+  }
+
+  #populate(key: string, loaded: Loaded, cache: LruCache<Slot>): void {
+    if (this.#maxBytes === 0) return;
+    cache.add(key, new Slot(loaded.view), { expiresAt: loaded.expiresAt });
+    const main = this.#main;
+    const hot = this.#hot;
+    while (main.bytes + hot.bytes > this.#maxBytes) {
+      // Evict from the hot cache first once it holds more than 1/8 of the
+      // main cache: hot copies are cheap to fetch again from their owners.
+      const victim = hot.bytes > main.bytes / 8 ? hot : main;
+      if (!victim.removeOldest()) break;
+    }
+  }
+
+  async #broadcastRemove(
+    key: string,
+    skip: PeerGetter | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const calls = this.#peers.peers()
+      .filter((peer) => peer !== skip && peer.remove !== undefined)
+      .map((peer) => peer.remove!({ group: this.#name, key, local: true }, { signal }));
+    for (const result of await Promise.allSettled(calls)) {
+      if (result.status === "rejected") this.#stats.peerErrors++;
+    }
+  }
+}
+
+function toGetterFunc(getter: Getter): GetterFunc {
+  if (typeof getter === "function") return getter;
+  if (typeof getter?.get === "function") return (key, options) => getter.get(key, options);
+  throw new TypeError("Cannot create Group: getter must be a function or an object with get()");
+}
+
+function checkTtl(ttl: number, what: string): number {
+  if (typeof ttl !== "number" || !(ttl > 0) || !Number.isFinite(ttl)) {
+    throw new RangeError(
+      `Cannot ${what}: ttl must be a positive number of milliseconds: received ${ttl}`,
+    );
+  }
+  return ttl;
+}

@@ -1,0 +1,247 @@
+/**
+ * {@linkcode HashRing}: consistent hashing of keys onto members.
+ *
+ * @module
+ */
+
+import { crc32, fnv1aMix32 } from "./_hash.ts";
+import { utf8Scratch } from "./_utf8.ts";
+
+/** Options for {@linkcode HashRing}. */
+export interface HashRingOptions {
+  /**
+   * `"seed"` places keys exactly as the original Go mccache does (CRC-32
+   * IEEE, 50 virtual nodes per member); `replicas` and `hash` still override.
+   * @default {"default"}
+   */
+  compat?: "default" | "seed";
+  /**
+   * Virtual nodes per member. More spreads keys more evenly and costs memory
+   * and build time; 160 keeps every member within about ±10% of its share
+   * (see the figures in the README).
+   * @default {160}
+   */
+  replicas?: number;
+  /**
+   * Hashes UTF-8 bytes to an unsigned 32-bit integer, for keys and for the
+   * virtual node labels `String(i) + member`.
+   * @default {FNV-1a with a murmur3 fmix32 finish}
+   */
+  hash?: (data: Uint8Array) => number;
+}
+
+/**
+ * Places keys on members by consistent hashing with virtual nodes. The
+ * placement depends only on the set of members (not the order they were
+ * added) and on the UTF-8 bytes of keys, so every process agrees.
+ *
+ * @example Find a key's owner, and the next one for fail-over
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HashRing } from "@mccache/core";
+ *
+ * const ring = new HashRing();
+ * ring.add("127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003");
+ * const [owner, next] = ring.getN("Rex", 2);
+ * assert(owner === ring.get("Rex") && next !== owner);
+ * ```
+ *
+ * @example Place keys as the original Go mccache does
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HashRing } from "@mccache/core";
+ *
+ * const ring = new HashRing({ compat: "seed" });
+ * ring.add("127.0.0.1:8001");
+ * assert(ring.get("Tom") === "127.0.0.1:8001");
+ * ```
+ */
+export class HashRing {
+  #replicas: number;
+  #hash: (data: Uint8Array) => number;
+  #members = new Set<string>();
+  #points = new Uint32Array(0);
+  #owners: string[] = [];
+
+  /** Creates an empty ring. */
+  constructor(options: HashRingOptions = {}) {
+    const seed = options.compat === "seed";
+    const replicas = options.replicas ?? (seed ? 50 : 160);
+    if (!Number.isInteger(replicas) || replicas < 1) {
+      throw new RangeError(
+        `Cannot create HashRing: replicas must be a positive integer: received ${replicas}`,
+      );
+    }
+    this.#replicas = replicas;
+    this.#hash = options.hash ?? (seed ? crc32 : fnv1aMix32);
+  }
+
+  /** The members, in the order they were added. */
+  get members(): readonly string[] {
+    return [...this.#members];
+  }
+
+  /** The number of members. */
+  get size(): number {
+    return this.#members.size;
+  }
+
+  /**
+   * Adds members (already present ones are ignored).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { HashRing } from "@mccache/core";
+   *
+   * const ring = new HashRing();
+   * ring.add("a", "b", "a");
+   * assert(ring.size === 2);
+   * ```
+   */
+  add(...members: string[]): void {
+    for (const member of members) this.#members.add(member);
+    this.#rebuild();
+  }
+
+  /**
+   * Removes members (absent ones are ignored).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { HashRing } from "@mccache/core";
+   *
+   * const ring = new HashRing();
+   * ring.add("a", "b");
+   * ring.remove("a");
+   * assert(ring.get("any key") === "b");
+   * ```
+   */
+  remove(...members: string[]): void {
+    for (const member of members) this.#members.delete(member);
+    this.#rebuild();
+  }
+
+  /**
+   * Reports whether `member` is on the ring.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { HashRing } from "@mccache/core";
+   *
+   * const ring = new HashRing();
+   * ring.add("a");
+   * assert(ring.has("a") && !ring.has("b"));
+   * ```
+   */
+  has(member: string): boolean {
+    return this.#members.has(member);
+  }
+
+  /**
+   * Returns the member that owns `key`, or `undefined` on an empty ring.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { HashRing } from "@mccache/core";
+   *
+   * assert(new HashRing().get("k") === undefined);
+   * ```
+   */
+  get(key: string): string | undefined {
+    if (this.#owners.length === 0) return undefined;
+    return this.#owners[this.#search(this.hashKey(key))];
+  }
+
+  /**
+   * Returns up to `n` distinct members for `key`: its owner first, then the
+   * members that would own it if the ones before them were gone.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { HashRing } from "@mccache/core";
+   *
+   * const ring = new HashRing();
+   * ring.add("a", "b", "c");
+   * assert(ring.getN("k", 5).length === 3);
+   * ```
+   */
+  getN(key: string, n: number): string[] {
+    return this.walk(this.hashKey(key), Math.min(n, this.#members.size));
+  }
+
+  /**
+   * Returns up to `n` distinct members clockwise from the point `hash`.
+   * Callers that carry a key's hash instead of the key (gRPC metadata) use
+   * this with {@linkcode HashRing.hashKey}.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { HashRing } from "@mccache/core";
+   *
+   * const ring = new HashRing();
+   * ring.add("a", "b");
+   * assert(ring.walk(ring.hashKey("k"), 1)[0] === ring.get("k"));
+   * ```
+   */
+  walk(hash: number, n: number): string[] {
+    const found: string[] = [];
+    const owners = this.#owners;
+    if (owners.length === 0) return found;
+    const start = this.#search(hash);
+    for (let i = 0; i < owners.length && found.length < n; i++) {
+      const member = owners[(start + i) % owners.length];
+      if (!found.includes(member)) found.push(member);
+    }
+    return found;
+  }
+
+  /**
+   * Returns the ring position of `key`: the hash of its UTF-8 bytes.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { HashRing } from "@mccache/core";
+   *
+   * const ring = new HashRing({ compat: "seed" });
+   * assert(ring.hashKey("a") === 0xe8b7be43); // CRC-32 of "a"
+   * ```
+   */
+  hashKey(key: string): number {
+    return this.#hash(utf8Scratch(key)) >>> 0;
+  }
+
+  // Index of the first point at or after `hash`, wrapping to 0.
+  #search(hash: number): number {
+    const points = this.#points;
+    let lo = 0;
+    let hi = points.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (points[mid] < hash) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === points.length ? 0 : lo;
+  }
+
+  #rebuild(): void {
+    const pairs: { point: number; member: string }[] = [];
+    for (const member of this.#members) {
+      for (let i = 0; i < this.#replicas; i++) {
+        pairs.push({ point: this.hashKey(String(i) + member), member });
+      }
+    }
+    // Ties are broken by member so that the order of `add` calls never matters.
+    pairs.sort((a, b) =>
+      a.point - b.point || (a.member < b.member ? -1 : a.member > b.member ? 1 : 0)
+    );
+    this.#points = Uint32Array.from(pairs, (p) => p.point);
+    this.#owners = pairs.map((p) => p.member);
+  }
+}
