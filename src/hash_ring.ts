@@ -175,7 +175,8 @@ export class HashRing {
   }
 
   /**
-   * Returns up to `n` distinct members clockwise from the point `hash`.
+   * Returns up to `n` distinct members clockwise from the point `hash`,
+   * skipping those `accept` rejects (e.g. nodes that are not connected).
    * Callers that carry a key's hash instead of the key (gRPC metadata) use
    * this with {@linkcode HashRing.hashKey}.
    *
@@ -189,14 +190,22 @@ export class HashRing {
    * assert(ring.walk(ring.hashKey("k"), 1)[0] === ring.get("k"));
    * ```
    */
-  walk(hash: number, n: number): string[] {
+  walk(hash: number, n: number, accept?: (member: string) => boolean): string[] {
     const found: string[] = [];
     const owners = this.#owners;
     if (owners.length === 0) return found;
     const start = this.#search(hash);
+    const seen = accept ? new Set<string>() : undefined;
     for (let i = 0; i < owners.length && found.length < n; i++) {
       const member = owners[(start + i) % owners.length];
-      if (!found.includes(member)) found.push(member);
+      if (seen) {
+        if (seen.has(member)) continue;
+        seen.add(member);
+        if (accept!(member)) found.push(member);
+      } else if (!found.includes(member)) {
+        found.push(member);
+      }
+      if (seen && seen.size === this.#members.size) break;
     }
     return found;
   }

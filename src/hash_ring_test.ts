@@ -117,3 +117,17 @@ Deno.test("HashRing uses a custom hash for keys and virtual nodes", () => {
   assert.equal(ring.get("a"), "b"); // ties broken by member name
   assert.ok(seen.length >= 3);
 });
+
+Deno.test("HashRing.walk skips members that accept rejects, in ring order", () => {
+  const ring = new HashRing();
+  ring.add(...addresses(5));
+  for (const key of keys.slice(0, 200)) {
+    const order = ring.getN(key, 5);
+    const down = new Set([order[0], order[2]]);
+    assert.deepEqual(
+      ring.walk(ring.hashKey(key), 5, (m) => !down.has(m)),
+      order.filter((m) => !down.has(m)),
+    );
+  }
+  assert.deepEqual(ring.walk(0, 3, () => false), []);
+});

@@ -1,0 +1,257 @@
+/**
+ * {@linkcode createEtcdClient}: an etcd3 client tuned to notice an etcd
+ * outage fast and to recover within about a second of etcd's return.
+ *
+ * @module
+ */
+
+import {
+  circuitBreaker,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  handleWhen,
+  type IBackoff,
+  isBrokenCircuitError,
+  retry,
+} from "cockatiel";
+import { Etcd3, GRPCDeadlineExceededError, isRecoverableError } from "etcd3";
+
+/** Options for {@linkcode createEtcdClient}. */
+export interface EtcdClientOptions {
+  /**
+   * The etcd members to talk to, each `"host:port"` or `"http://host:port"`.
+   * @default {["127.0.0.1:2379"]}
+   */
+  endpoints?: string[];
+  /** User name for etcd's password authentication; needs `password`. @default {undefined (no auth)} */
+  username?: string;
+  /** Password for `username`. @default {undefined} */
+  password?: string;
+  /**
+   * How long one unary call (get, put, grant, revoke) may take in total, in
+   * milliseconds, retries included. Streams (watches, keepalives) have none.
+   * @default {2000}
+   */
+  callTimeout?: number;
+}
+
+const DEFAULT_ENDPOINTS: readonly string[] = ["127.0.0.1:2379"];
+const ENDPOINT = /^(?:http:\/\/)?(?:\[[0-9a-fA-F:.]+\]|[^\s/:,[\]]+):(\d{1,5})$/;
+
+// What the registrar and the discovery need to know about a client they did
+// not create, for their error messages and their own deadlines.
+const settings = new WeakMap<Etcd3, { endpoints: readonly string[]; callTimeout: number }>();
+
+/**
+ * Creates an etcd3 client whose fault handling suits cluster membership.
+ * etcd3's defaults keep a failed host's circuit open for 5 s and back off
+ * watch reconnects up to 30 s, and calls have no deadline, so a hung etcd
+ * hangs them. Here every unary call gets a deadline `callTimeout` after it is
+ * made and a timed-out call is not retried, so each ends within about
+ * `callTimeout`; a fast failure (refused, reset) is retried twice, on other
+ * endpoints if there are any. The circuit half-opens after 0.5 s, and watch and
+ * connection retries back off from 0.1 s to at most 1 s. Close it with
+ * `client.close()` once its registrars and discoveries are stopped.
+ *
+ * @example Connect to a local etcd
+ * ```ts ignore
+ * import { createEtcdClient } from "@mccache/core/etcd";
+ *
+ * const client = createEtcdClient({ endpoints: ["127.0.0.1:2379"] });
+ * await client.put("greeting").value("hello");
+ * client.close();
+ * ```
+ */
+export function createEtcdClient(options: EtcdClientOptions = {}): Etcd3 {
+  const endpoints = [...(options.endpoints ?? DEFAULT_ENDPOINTS)];
+  const callTimeout = options.callTimeout ?? 2000;
+  const { username, password } = options;
+  checkClientOptions(endpoints, callTimeout, username, password);
+  const client = new Etcd3({
+    hosts: endpoints,
+    ...(username !== undefined && password !== undefined ? { auth: { username, password } } : {}),
+    // A factory, so each call gets a deadline counted from when it is made.
+    defaultCallOptions: (context) => context.isStream ? {} : { deadline: Date.now() + callTimeout },
+    faultHandling: {
+      host: () =>
+        circuitBreaker(handleWhen(isRecoverableError), {
+          halfOpenAfter: 500,
+          breaker: new ConsecutiveBreaker(3),
+        }),
+      global: retry(handleWhen(isRetryable), { maxAttempts: 2 }),
+      // etcd3's types ask for an IBackoff, but it calls `.next()` before the
+      // first use, so a backoff factory is what works (as etcd3's own default).
+      watchBackoff: new ExponentialBackoff({
+        initialDelay: 100,
+        maxDelay: 1000,
+      }) as unknown as IBackoff<unknown>,
+    },
+    grpcOptions: {
+      "grpc.initial_reconnect_backoff_ms": 100,
+      "grpc.max_reconnect_backoff_ms": 1000,
+    },
+  });
+  settings.set(client, { endpoints, callTimeout });
+  return client;
+}
+
+function checkClientOptions(
+  endpoints: string[],
+  callTimeout: number,
+  username?: string,
+  password?: string,
+): void {
+  if (endpoints.length === 0) {
+    throw new TypeError("Cannot create etcd client: endpoints must not be empty");
+  }
+  endpoints.forEach(checkEndpoint);
+  if (!Number.isFinite(callTimeout) || callTimeout <= 0) {
+    throw new RangeError(
+      `Cannot create etcd client: callTimeout must be a positive number: received ${callTimeout}`,
+    );
+  }
+  if ((username === undefined) !== (password === undefined)) {
+    throw new TypeError("Cannot create etcd client: username and password must be given together");
+  }
+}
+
+// Retrying a timeout would give a hung etcd a second full callTimeout.
+function isRetryable(error: Error): boolean {
+  return isRecoverableError(error) && !(error instanceof GRPCDeadlineExceededError);
+}
+
+/**
+ * Parses a comma-separated list of etcd endpoints (`host:port[,host:port]`,
+ * each optionally prefixed with `http://`), as a `--etcd` flag takes it.
+ * Throws a `TypeError` with a one-line message naming the first bad entry.
+ *
+ * @example Parse a flag value
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseEndpoints } from "@mccache/core/etcd";
+ *
+ * assert.deepEqual(parseEndpoints("127.0.0.1:2379, 10.0.0.2:2379"), [
+ *   "127.0.0.1:2379",
+ *   "10.0.0.2:2379",
+ * ]);
+ * assert.throws(() => parseEndpoints("127.0.0.1"), TypeError);
+ * ```
+ */
+export function parseEndpoints(csv: string): string[] {
+  const endpoints = csv.split(",").map((entry) => entry.trim());
+  endpoints.forEach(checkEndpoint);
+  return endpoints;
+}
+
+function checkEndpoint(endpoint: string): void {
+  const port = ENDPOINT.exec(endpoint)?.[1];
+  if (port === undefined || Number(port) < 1 || Number(port) > 65535) {
+    throw new TypeError(`Invalid etcd endpoint ${JSON.stringify(endpoint)}: expected host:port`);
+  }
+}
+
+/**
+ * Names the etcd a client talks to, for error messages: `"etcd at
+ * 127.0.0.1:2379"`, or `"etcd"` for a client that {@linkcode createEtcdClient}
+ * did not make. Shared by the registrar and the discovery; not re-exported.
+ *
+ * @example Name the target in an error
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createEtcdClient, describeEtcd } from "./client.ts";
+ *
+ * const client = createEtcdClient({ endpoints: ["127.0.0.1:1"] });
+ * assert.equal(describeEtcd(client), "etcd at 127.0.0.1:1");
+ * client.close();
+ * ```
+ */
+export function describeEtcd(client: Etcd3): string {
+  const endpoints = settings.get(client)?.endpoints;
+  return endpoints ? `etcd at ${endpoints.join(",")}` : "etcd";
+}
+
+/**
+ * The client's `callTimeout` in milliseconds (2000 for a client that
+ * {@linkcode createEtcdClient} did not make), so that callers can bound a
+ * call by both it and their own deadline. Not re-exported.
+ *
+ * @example Bound a call by a caller's deadline
+ * ```ts ignore
+ * import { callDeadline, createEtcdClient } from "./client.ts";
+ *
+ * const client = createEtcdClient();
+ * const deadline = Date.now() + 500;
+ * await client.get("k").options({ deadline: callDeadline(client, deadline) });
+ * ```
+ */
+export function callDeadline(client: Etcd3, notAfter: number): number {
+  const callTimeout = settings.get(client)?.callTimeout ?? 2000;
+  return Math.min(Date.now() + callTimeout, notAfter);
+}
+
+/**
+ * Resolves after `ms` milliseconds, or at once when `signal` aborts, leaving
+ * no timer behind: the retry loops of the registrar and the discovery wait
+ * with it so that `stop()` ends them at once. Not re-exported.
+ *
+ * @example Wait unless stopped
+ * ```ts
+ * import { delay } from "./client.ts";
+ *
+ * const stop = new AbortController();
+ * const waiting = delay(60_000, stop.signal);
+ * stop.abort();
+ * await waiting;
+ * ```
+ */
+export function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * The first line of an error's message, at most 200 characters, for one-line
+ * log fields and error messages (grpc-js messages can be long). Not
+ * re-exported.
+ *
+ * @example Shorten an error
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorText } from "./client.ts";
+ *
+ * assert.equal(errorText(new Error("refused\nstack...")), "refused");
+ * ```
+ */
+export function errorText(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  // grpc-js ends some messages with an empty "Resolution note: ".
+  const line = message.split("\n", 1)[0].replace(/[.\s]*Resolution note:\s*$/, "");
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
+}
+
+/**
+ * Of two failures of one operation, the one that says more: a circuit
+ * breaker's refusal ("Execution prevented because the circuit breaker is
+ * open") says less than the failure that opened it. Not re-exported.
+ *
+ * @example Keep the telling error
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BrokenCircuitError } from "cockatiel";
+ * import { moreTelling } from "./client.ts";
+ *
+ * const refused = new Error("connect ECONNREFUSED");
+ * assert.equal(moreTelling(refused, new BrokenCircuitError()), refused);
+ * ```
+ */
+export function moreTelling(previous: unknown, next: unknown): unknown {
+  return isBrokenCircuitError(next) && previous !== undefined ? previous : next;
+}

@@ -1,0 +1,34 @@
+/**
+ * etcd membership for mccache: a node registers its address with
+ * {@linkcode EtcdRegistrar}; gateways and peers follow the registered nodes
+ * with {@linkcode EtcdDiscovery}. Keys and values are those of the original
+ * Go mccache (`mccache/<addr>` = `{"Addr":"<addr>"}` under a 5 s lease), so
+ * both can share one etcd. {@linkcode createEtcdClient} makes an etcd3 client
+ * that recovers within about a second of an etcd outage.
+ *
+ * This export path loads `etcd3` and `@grpc/grpc-js`; the core
+ * (`@mccache/core`) does not.
+ *
+ * @example Register a node and follow the cluster
+ * ```ts ignore
+ * import { createEtcdClient, EtcdDiscovery, EtcdRegistrar } from "@mccache/core/etcd";
+ *
+ * const client = createEtcdClient({ endpoints: ["127.0.0.1:2379"] });
+ * const registrar = new EtcdRegistrar(client, "127.0.0.1:8001");
+ * const discovery = new EtcdDiscovery(client, {
+ *   onChange: (members) => console.log("members", members),
+ * });
+ * await registrar.start({ timeout: 3000 });
+ * console.log("members", await discovery.start({ timeout: 3000 }));
+ *
+ * await registrar.stop();
+ * await discovery.stop();
+ * client.close();
+ * ```
+ *
+ * @module
+ */
+
+export { createEtcdClient, type EtcdClientOptions, parseEndpoints } from "./client.ts";
+export { EtcdDiscovery, type EtcdDiscoveryOptions } from "./discovery.ts";
+export { EtcdRegistrar, type EtcdRegistrarOptions } from "./registrar.ts";

@@ -1,0 +1,141 @@
+/**
+ * {@linkcode startGateway}: the HTTP gateway as a library call: `Deno.serve`
+ * in front of a {@linkcode GrpcUpstream} that discovers the nodes through
+ * etcd (or a static list).
+ *
+ * @module
+ */
+
+import type { Etcd3 } from "etcd3";
+import type { HashRingOptions } from "../hash_ring.ts";
+import { createEtcdClient } from "../etcd/client.ts";
+import { EtcdDiscovery } from "../etcd/discovery.ts";
+import type { MemberSource } from "../grpc/resolver.ts";
+import { type Logger, silentLogger } from "../log/logger.ts";
+import type { NodeEtcdOptions } from "../node/node.ts";
+import { parseHostPort } from "../node/addr.ts";
+import { createGatewayHandler, type GatewayHandlerOptions } from "./handler.ts";
+import { GatewayMetrics } from "./metrics.ts";
+import { GrpcUpstream } from "./upstream.ts";
+
+/** Options for {@linkcode startGateway}. */
+export interface GatewayOptions
+  extends Omit<GatewayHandlerOptions, "upstream" | "metrics" | "healthy"> {
+  /** Where to serve HTTP, `host:port`. @default {"127.0.0.1:9999"} */
+  addr?: string;
+  /** Static members; etcd is not used. @default {undefined} */
+  peers?: string[];
+  /** Discovery through etcd when `peers` is not given. @default {{}} */
+  etcd?: Omit<NodeEtcdOptions, "leaseTtl">;
+  /** Key placement; must match the nodes'. @default {{}} */
+  ring?: HashRingOptions;
+  /** Lifecycle log lines. @default {silentLogger} */
+  logger?: Logger;
+}
+
+/** A running gateway. */
+export interface Gateway extends AsyncDisposable {
+  /** The HTTP address it listens on (the real port when 0 was asked for). */
+  readonly addr: string;
+  /** The nodes it routes over. */
+  readonly members: readonly string[];
+  /** Stops serving and disconnects. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a gateway. Rejects with a one-line error when the address is in use
+ * or etcd cannot be reached within `etcd.timeout`.
+ *
+ * @example
+ * ```ts ignore
+ * import { startGateway } from "@mccache/core/gateway";
+ *
+ * const gateway = await startGateway({ addr: "127.0.0.1:9999", peers: ["127.0.0.1:8001"] });
+ * const response = await fetch(`http://${gateway.addr}/mccache/scores/Rex`);
+ * ```
+ */
+export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? silentLogger;
+  const { hostname, port } = parseHostPort(options.addr ?? "127.0.0.1:9999", "gateway address", {
+    allowZero: true,
+  });
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  };
+  try {
+    const members = options.peers ?? await discover(options.etcd ?? {}, logger, cleanups);
+    const upstream = new GrpcUpstream({ members, ring: options.ring });
+    cleanups.push(() => upstream.close());
+    const metrics = new GatewayMetrics({ members: () => upstream.members });
+    const handler = createGatewayHandler({ ...options, upstream, metrics });
+    const server = listen(hostname, port, handler);
+    cleanups.push(() => server.shutdown());
+    const addr = `${server.addr.hostname}:${server.addr.port}`;
+    logger.info("gateway started", { addr, members: upstream.members.length });
+    const stop = once(async () => {
+      logger.info("gateway stopping", { addr });
+      await cleanup();
+    });
+    return {
+      addr,
+      get members() {
+        return upstream.members;
+      },
+      stop,
+      [Symbol.asyncDispose]: stop,
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+async function discover(
+  options: Omit<NodeEtcdOptions, "leaseTtl">,
+  logger: Logger,
+  cleanups: (() => Promise<void> | void)[],
+): Promise<MemberSource> {
+  const client: Etcd3 = createEtcdClient({
+    endpoints: options.endpoints,
+    username: options.username,
+    password: options.password,
+  });
+  cleanups.push(() => client.close());
+  const listeners = new Set<() => void>();
+  const discovery = new EtcdDiscovery(client, {
+    prefix: options.prefix,
+    logger,
+    onChange: () => listeners.forEach((listener) => listener()),
+  });
+  await discovery.start({ timeout: options.timeout ?? 5000 });
+  cleanups.push(() => discovery.stop());
+  return {
+    get members() {
+      return discovery.members;
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
+
+function listen(
+  hostname: string,
+  port: number,
+  handler: (request: Request) => Promise<Response>,
+): Deno.HttpServer<Deno.NetAddr> {
+  try {
+    return Deno.serve({ hostname, port, onListen: () => {} }, handler);
+  } catch (error) {
+    const why = error instanceof Deno.errors.AddrInUse ? "address already in use" : String(error);
+    throw new Error(`Cannot listen on ${hostname}:${port}: ${why}`);
+  }
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let result: Promise<void> | undefined;
+  return () => result ??= fn();
+}

@@ -1,0 +1,299 @@
+/**
+ * {@linkcode createGatewayHandler}: the gateway's HTTP API as a function
+ * from a Web `Request` to a `Response`, so it runs under any server (and in
+ * tests without one).
+ *
+ * @module
+ */
+
+import { errorStatus, type InvalidKeyError } from "../errors.ts";
+import { validateKey } from "../key.ts";
+import { LruCache } from "../lru.ts";
+import { SingleFlight } from "../singleflight.ts";
+import { deadlineSignal } from "../grpc/deadline.ts";
+import type { Upstream, UpstreamValue } from "./upstream.ts";
+import type { GatewayMetrics } from "./metrics.ts";
+import { parseDuration } from "../node/units.ts";
+
+/** Options for {@linkcode createGatewayHandler}. */
+export interface GatewayHandlerOptions {
+  /** The cluster. */
+  upstream: Upstream;
+  /** URL path prefix of the cache API. @default {"/mccache"} */
+  prefix?: string;
+  /** Deadline of each request, in milliseconds. @default {2000} */
+  timeout?: number;
+  /** Largest value a PUT may store, in bytes. @default {1048576} */
+  maxValueBytes?: number;
+  /**
+   * How long the gateway may serve a hot key from its own memory, in
+   * milliseconds; 0 turns the hot cache off. A PUT or DELETE through this
+   * gateway drops the key at once; changes through other gateways are seen
+   * after at most this long.
+   * @default {0}
+   */
+  hotTtl?: number;
+  /** Budget of the hot cache in bytes. @default {33554432} */
+  hotBytes?: number;
+  /** Random source in [0, 1) for hot-cache admission. @default {Math.random} */
+  random?: () => number;
+  /** Counters to update; `/metrics` is served only when given. @default {undefined} */
+  metrics?: GatewayMetrics;
+  /** Reports whether the gateway can serve (`/healthz`). @default {() => upstream.members.length > 0} */
+  healthy?: () => boolean;
+}
+
+type Route =
+  | { kind: "cache"; group: string; key: string; url: URL }
+  | { kind: "healthz" }
+  | { kind: "metrics" }
+  | { kind: "error"; status: number; message: string };
+
+const GROUP_NAME = /^[^/]{1,255}$/;
+
+function json(status: number, message: string, headers?: HeadersInit): Response {
+  return Response.json({ error: message }, { status, headers });
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * Returns the gateway's request handler:
+ * - `GET|PUT|DELETE <prefix>/<group>/<key>` (the key percent-encoded; `PUT`
+ *   takes `?ttl=` like `60s` or milliseconds),
+ * - `GET <prefix>?group=<group>&key=<key>` (the Go original's form),
+ * - `GET /healthz` and `GET /metrics`.
+ *
+ * Errors are `{"error": "..."}` with 400 (bad key, group or body), 404 (no
+ * such group or key), 405, 413 (value too large), 502 (the origin failed),
+ * 503 (no node available) or 504 (deadline passed).
+ *
+ * @example Serve it
+ * ```ts ignore
+ * import { createGatewayHandler, GrpcUpstream } from "@mccache/core/gateway";
+ *
+ * const upstream = new GrpcUpstream({ members: ["127.0.0.1:8001"] });
+ * Deno.serve({ port: 9999 }, createGatewayHandler({ upstream }));
+ * ```
+ */
+export function createGatewayHandler(
+  options: GatewayHandlerOptions,
+): (request: Request) => Promise<Response> {
+  const prefix = (options.prefix ?? "/mccache").replace(/\/+$/, "");
+  const timeout = options.timeout ?? 2000;
+  const maxValueBytes = options.maxValueBytes ?? 1 << 20;
+  const { upstream, metrics } = options;
+  const healthy = options.healthy ?? (() => upstream.members.length > 0);
+  const hot = options.hotTtl
+    ? new HotCache(options.hotTtl, options.hotBytes, options.random)
+    : undefined;
+  metrics?.watchHotCache(hot?.cache);
+  const flight = new SingleFlight<UpstreamValue>();
+
+  const get = async (group: string, key: string, signal: AbortSignal): Promise<Response> => {
+    const fromHot = hot?.get(group, key);
+    if (fromHot) return valueResponse(fromHot, "hot");
+    // Identical concurrent requests share one upstream call. The length prefix
+    // keeps ("a:b", "c") and ("a", "b:c") apart.
+    const id = `${group.length}:${group}:${key}`;
+    const result = await flight.do(id, (s) => upstream.get(group, key, { signal: s }), { signal });
+    hot?.offer(group, key, result);
+    return valueResponse(result, "miss");
+  };
+
+  const put = async (
+    group: string,
+    key: string,
+    request: Request,
+    url: URL,
+    signal: AbortSignal,
+  ) => {
+    const ttlParam = url.searchParams.get("ttl");
+    const ttl = ttlParam === null ? undefined : parseTtl(ttlParam);
+    const value = await readBody(request, maxValueBytes);
+    hot?.drop(group, key);
+    await upstream.set(group, key, value, ttl, { signal });
+    hot?.drop(group, key);
+    return new Response(null, { status: 204 });
+  };
+
+  const remove = async (group: string, key: string, signal: AbortSignal) => {
+    hot?.drop(group, key);
+    await upstream.remove(group, key, { signal });
+    hot?.drop(group, key);
+    return new Response(null, { status: 204 });
+  };
+
+  const serve = async (request: Request): Promise<Response> => {
+    const route = routeOf(request, prefix);
+    if (route.kind === "error") return json(route.status, route.message);
+    if (route.kind === "healthz") {
+      return healthy() ? new Response("ok\n") : json(503, "No cache node available");
+    }
+    if (route.kind === "metrics") {
+      if (!metrics) return json(404, "Metrics are not enabled");
+      return new Response(await metrics.text(), {
+        headers: { "content-type": metrics.contentType },
+      });
+    }
+    const { group, key } = route;
+    const signal = deadlineSignal(timeout, request.signal);
+    try {
+      switch (request.method) {
+        case "GET":
+        case "HEAD":
+          return await get(group, key, signal);
+        case "PUT":
+          return await put(group, key, request, route.url, signal);
+        case "DELETE":
+          return await remove(group, key, signal);
+      }
+      return json(405, `Method ${request.method} not allowed`, { allow: "GET, HEAD, PUT, DELETE" });
+    } catch (error) {
+      if (!(error instanceof HttpError)) metrics?.upstreamError(error);
+      return errorResponse(error, timeout);
+    }
+  };
+
+  return async (request) => {
+    const started = performance.now();
+    const response = await serve(request);
+    metrics?.observe(request.method, response.status, performance.now() - started);
+    return response;
+  };
+}
+
+function routeOf(request: Request, prefix: string): Route {
+  const url = new URL(request.url);
+  const path = url.pathname;
+  if (path === "/healthz" || path === "/metrics") {
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return { kind: "error", status: 405, message: `Method ${request.method} not allowed` };
+    }
+    return path === "/healthz" ? { kind: "healthz" } : { kind: "metrics" };
+  }
+  let group: string;
+  let key: string;
+  if (path === prefix || path === `${prefix}/`) {
+    // The Go original's form: ?group=&key=
+    group = url.searchParams.get("group") ?? "";
+    key = url.searchParams.get("key") ?? "";
+    if (group === "") return { kind: "error", status: 400, message: "Missing group" };
+  } else if (path.startsWith(`${prefix}/`)) {
+    const rest = path.slice(prefix.length + 1);
+    const slash = rest.indexOf("/");
+    if (slash <= 0) {
+      return { kind: "error", status: 400, message: `Expected ${prefix}/<group>/<key>` };
+    }
+    try {
+      group = decodeURIComponent(rest.slice(0, slash));
+      key = decodeURIComponent(rest.slice(slash + 1));
+    } catch {
+      return { kind: "error", status: 400, message: "Invalid percent-encoding in the path" };
+    }
+  } else {
+    return { kind: "error", status: 404, message: `Not found: ${path}` };
+  }
+  if (!GROUP_NAME.test(group)) {
+    return {
+      kind: "error",
+      status: 400,
+      message: "Invalid group: must be 1 to 255 characters without /",
+    };
+  }
+  try {
+    validateKey(key);
+  } catch (error) {
+    return { kind: "error", status: 400, message: (error as InvalidKeyError).message };
+  }
+  return { kind: "cache", group, key, url };
+}
+
+function valueResponse(result: UpstreamValue, cache: "hot" | "miss"): Response {
+  return new Response(result.value, {
+    headers: {
+      "content-type": "application/octet-stream",
+      "x-mccache-node": result.node,
+      "x-mccache-gateway-cache": cache,
+    },
+  });
+}
+
+function errorResponse(error: unknown, timeout: number): Response {
+  if (error instanceof HttpError) return json(error.status, error.message);
+  const status = errorStatus(error).http;
+  if (status === 504) return json(504, `Deadline of ${timeout} ms passed`);
+  if (status === 499) return json(499, "Client closed the request");
+  const message = error instanceof Error ? error.message : String(error);
+  return json(status, message.split("\n")[0]);
+}
+
+function parseTtl(value: string): number {
+  try {
+    const ttl = parseDuration(value, "ttl");
+    if (ttl > 0) return ttl;
+  } catch {
+    // Reported below, as one message for every bad form.
+  }
+  throw new HttpError(
+    400,
+    `Invalid ttl "${value}": expected a positive duration, e.g. 60s or 500ms`,
+  );
+}
+
+async function readBody(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  if (declared > limit) throw new HttpError(413, `Value too large: limit is ${limit} bytes`);
+  if (!request.body) return new Uint8Array(0);
+  // Read no more than the limit, whatever the client declared.
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.length;
+    if (size > limit) throw new HttpError(413, `Value too large: limit is ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return body;
+}
+
+// Values of hot keys kept in the gateway for a bounded time. Like
+// groupcache's hot cache, it admits 1 in 10 values fetched, so keys fetched
+// often get in quickly while one-off keys rarely displace them.
+class HotCache {
+  readonly cache: LruCache<Uint8Array<ArrayBuffer>>;
+  #ttl: number;
+  #random: () => number;
+
+  constructor(ttl: number, maxBytes = 32 << 20, random = Math.random) {
+    this.cache = new LruCache<Uint8Array<ArrayBuffer>>({ maxBytes });
+    this.#ttl = ttl;
+    this.#random = random;
+  }
+
+  get(group: string, key: string): UpstreamValue | undefined {
+    const value = this.cache.get(`${group.length}:${group}:${key}`);
+    return value && { value, ttl: undefined, node: "gateway" };
+  }
+
+  offer(group: string, key: string, result: UpstreamValue): void {
+    if (this.#random() * 10 >= 1) return;
+    const ttl = Math.min(this.#ttl, result.ttl ?? Infinity);
+    this.cache.add(`${group.length}:${group}:${key}`, result.value, {
+      expiresAt: Date.now() + ttl,
+    });
+  }
+
+  drop(group: string, key: string): void {
+    this.cache.remove(`${group.length}:${group}:${key}`);
+  }
+}

@@ -1,0 +1,93 @@
+// The gRPC services of mccache (and of the Go original), built from the
+// descriptors embedded in _descriptors.ts, with TypeScript shapes of their
+// messages as proto-loader decodes them (keepCase, longs as numbers).
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import type { INamespace } from "protobufjs";
+import { geecachepb, mccache } from "./_descriptors.ts";
+
+const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: Number,
+  defaults: true,
+};
+
+function load(descriptor: unknown): grpc.GrpcObject {
+  const definition = protoLoader.fromJSON(descriptor as INamespace, LOADER_OPTIONS);
+  return grpc.loadPackageDefinition(definition);
+}
+
+type ServiceClient = grpc.ServiceClientConstructor;
+
+const v1 = (load(mccache).mccache as grpc.GrpcObject).v1 as grpc.GrpcObject;
+const gee = load(geecachepb).geecachepb as grpc.GrpcObject;
+
+/** mccache.v1.Cache: client constructor; `.service` is the service definition. */
+export const CacheClient = v1.Cache as ServiceClient;
+/** geecachepb.McCache, the Go original's service. */
+export const GeeCacheClient = gee.McCache as ServiceClient;
+
+export interface GetRequest {
+  group: string;
+  key: string;
+  local: boolean;
+}
+
+export interface GetResponse {
+  value: Uint8Array;
+  ttl_ms: number;
+}
+
+export interface SetRequest {
+  group: string;
+  key: string;
+  value: Uint8Array;
+  ttl_ms: number;
+  local: boolean;
+}
+
+export interface RemoveRequest {
+  group: string;
+  key: string;
+  local: boolean;
+}
+
+export interface CacheStatsMessage {
+  bytes: number;
+  items: number;
+  gets: number;
+  hits: number;
+  evictions: number;
+}
+
+export interface GroupStatsMessage {
+  name: string;
+  gets: number;
+  cache_hits: number;
+  peer_loads: number;
+  peer_errors: number;
+  loads: number;
+  loads_deduped: number;
+  local_loads: number;
+  local_load_errs: number;
+  server_requests: number;
+  main: CacheStatsMessage;
+  hot: CacheStatsMessage;
+}
+
+export interface StatsResponse {
+  node: string;
+  members: string[];
+  groups: GroupStatsMessage[];
+}
+
+/** The seed's geecachepb.Request. */
+export interface SeedRequest {
+  group: string;
+  key: string;
+}
+
+/** The seed's geecachepb.Response. */
+export interface SeedResponse {
+  value: Uint8Array;
+}

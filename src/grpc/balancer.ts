@@ -1,0 +1,263 @@
+/**
+ * The `mccache_ring` load-balancing policy for grpc-js: each call goes to
+ * the owner of the key whose hash it carries in metadata, or, when the owner
+ * is not connected, to the next READY member clockwise on the ring.
+ *
+ * @module
+ */
+
+import * as grpc from "@grpc/grpc-js";
+import { HashRing, type HashRingOptions } from "../hash_ring.ts";
+
+const {
+  LeafLoadBalancer,
+  QueuePicker,
+  UnavailablePicker,
+  PickResultType,
+  createChildChannelControlHelper,
+  registerLoadBalancerType,
+  subchannelAddressToString,
+} = grpc.experimental;
+const State = grpc.connectivityState;
+
+type Endpoint = grpc.experimental.Endpoint;
+type Picker = grpc.experimental.Picker;
+type PickArgs = grpc.experimental.PickArgs;
+type PickResult = grpc.experimental.PickResult;
+type Leaf = InstanceType<typeof LeafLoadBalancer>;
+
+/** The policy's name in a service config: `{ loadBalancingConfig: [{ mccache_ring: {} }] }`. */
+export const RING_POLICY = "mccache_ring";
+/** Call metadata: the key's ring position, `HashRing.hashKey(key)` as a decimal string. */
+export const HASH_METADATA_KEY = "mccache-key-hash";
+/** Call metadata: 1 on a retry, to skip the member that just failed. @default {absent = 0} */
+export const ATTEMPT_METADATA_KEY = "mccache-attempt";
+/**
+ * Resolver attribute mapping each member to the epoch it (re)joined in. A
+ * new epoch gives a member a new subchannel rather than one still waiting
+ * out the reconnect backoff of its previous life (~1 s); the
+ * `grpc.internal.no_subchannel` prefix keeps it out of subchannel keys.
+ */
+export const EPOCHS_ATTRIBUTE = "grpc.internal.no_subchannel.mccache_epochs";
+const EPOCH_OPTION = "mccache.member_epoch";
+
+/** The policy's configuration: the ring options, as every node uses them. */
+export class RingConfig implements grpc.experimental.TypedLoadBalancingConfig {
+  /** Creates a config; `ring` must match the nodes' placement. */
+  constructor(readonly ring: HashRingOptions = {}) {}
+
+  /** The policy name. */
+  getLoadBalancerName(): string {
+    return RING_POLICY;
+  }
+
+  /** The JSON form, as in a service config. */
+  toJsonObject(): object {
+    return { [RING_POLICY]: { ...this.ring } };
+  }
+
+  /** Parses `{ compat?: "default" | "seed", replicas?: number }`; throws on anything else. */
+  static createFromJson(json: unknown): RingConfig {
+    const { compat, replicas } = (json ?? {}) as { compat?: unknown; replicas?: unknown };
+    if (compat !== undefined && compat !== "default" && compat !== "seed") {
+      throw new Error(`${RING_POLICY}: compat must be "default" or "seed"`);
+    }
+    if (replicas !== undefined && (!Number.isInteger(replicas) || (replicas as number) < 1)) {
+      throw new Error(`${RING_POLICY}: replicas must be a positive integer`);
+    }
+    return new RingConfig({ compat, replicas: replicas as number | undefined });
+  }
+}
+
+function readHash(metadata: grpc.Metadata): number | undefined {
+  const value = metadata.get(HASH_METADATA_KEY)[0];
+  if (typeof value !== "string" || !/^\d{1,10}$/.test(value)) return undefined;
+  const hash = Number(value);
+  return hash <= 0xffffffff ? hash : undefined;
+}
+
+function drop(details: string): PickResult {
+  // DROP fails the call even with waitForReady: a caller without a hash is a bug.
+  return {
+    pickResultType: PickResultType.DROP,
+    subchannel: null,
+    status: { code: grpc.status.INTERNAL, details, metadata: new grpc.Metadata() },
+    onCallStarted: null,
+    onCallEnded: null,
+  };
+}
+
+// An immutable snapshot: the ring and the pickers of the members that are READY.
+class RingPicker implements Picker {
+  constructor(readonly ring: HashRing, readonly ready: ReadonlyMap<string, Picker>) {}
+
+  pick(args: PickArgs): PickResult {
+    const hash = readHash(args.metadata);
+    if (hash === undefined) return drop(`${RING_POLICY}: missing ${HASH_METADATA_KEY} metadata`);
+    const attempt = Number(args.metadata.get(ATTEMPT_METADATA_KEY)[0] ?? 0) || 0;
+    const ready = this.ready;
+    const members = this.ring.walk(hash, attempt + 1, (member) => ready.has(member));
+    // The snapshot is only published with a READY member, so members is never empty.
+    return ready.get(members[Math.min(attempt, members.length - 1)])!.pick(args);
+  }
+}
+
+interface Child {
+  epoch: number;
+  leaf: Leaf;
+}
+
+/**
+ * The `mccache_ring` policy: one leaf (connection) per member, kept
+ * connected; a new picker snapshot on every change of membership or state.
+ */
+export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
+  #helper: grpc.experimental.ChannelControlHelper;
+  #children = new Map<string, Child>();
+  #ring = new HashRing();
+  #lastError = "";
+  #paused = false;
+  #destroyed = false;
+
+  /** Called by grpc-js. */
+  constructor(helper: grpc.experimental.ChannelControlHelper) {
+    this.#helper = helper;
+  }
+
+  /** Called by grpc-js with each resolution. */
+  updateAddressList(
+    endpoints: grpc.experimental.StatusOr<Endpoint[]>,
+    config: grpc.experimental.TypedLoadBalancingConfig,
+    options: grpc.ChannelOptions,
+    note: string,
+  ): boolean {
+    if (!(config instanceof RingConfig)) return false;
+    if (!endpoints.ok) {
+      // Keep routing by the last membership; fail only if there never was one.
+      if (this.#children.size === 0) this.#fail(endpoints.error.details);
+      return true;
+    }
+    const epochs = options[EPOCHS_ATTRIBUTE] as ReadonlyMap<string, number> | undefined;
+    const childOptions = { ...options };
+    delete childOptions[EPOCHS_ATTRIBUTE];
+    this.#paused = true;
+    const next = new Map<string, Child>();
+    const started: Child[] = [];
+    for (const endpoint of endpoints.value) {
+      const addr = subchannelAddressToString(endpoint.addresses[0]);
+      const epoch = epochs?.get(addr) ?? 0;
+      const old = this.#children.get(addr);
+      if (old?.epoch === epoch) {
+        next.set(addr, old);
+      } else if (!next.has(addr)) {
+        const child = this.#child(addr, endpoint, epoch, childOptions, note);
+        next.set(addr, child);
+        started.push(child);
+      }
+    }
+    for (const [addr, child] of this.#children) if (next.get(addr) !== child) child.leaf.destroy();
+    this.#children = next;
+    this.#ring = new HashRing(config.ring);
+    this.#ring.add(...next.keys());
+    for (const child of started) child.leaf.startConnecting();
+    this.#paused = false;
+    this.#update();
+    return true;
+  }
+
+  /** Called by grpc-js when a call needs a connection. */
+  exitIdle(): void {
+    for (const { leaf } of this.#children.values()) {
+      if (leaf.getConnectivityState() === State.IDLE) leaf.exitIdle();
+    }
+  }
+
+  /** Called by grpc-js; leaves have no backoff of their own to reset. */
+  resetBackoff(): void {}
+
+  /** Called by grpc-js when the channel closes or goes idle. */
+  destroy(): void {
+    this.#destroyed = true;
+    for (const { leaf } of this.#children.values()) leaf.destroy();
+    this.#children.clear();
+  }
+
+  /** The policy name. */
+  getTypeName(): string {
+    return RING_POLICY;
+  }
+
+  #child(
+    addr: string,
+    endpoint: Endpoint,
+    epoch: number,
+    options: grpc.ChannelOptions,
+    note: string,
+  ): Child {
+    const child = { epoch } as Child;
+    // A helper per child tells which child changed, and ignores replaced ones.
+    const helper = createChildChannelControlHelper(this.#helper, {
+      updateState: (state, _picker, error) => {
+        if (this.#destroyed || this.#children.get(addr) !== child) return;
+        if (error) this.#lastError = `${addr}: ${error}`;
+        if (state === State.TRANSIENT_FAILURE) this.#helper.requestReresolution();
+        this.#update();
+      },
+    });
+    child.leaf = new LeafLoadBalancer(
+      endpoint,
+      helper,
+      { ...options, [EPOCH_OPTION]: epoch },
+      note,
+    );
+    return child;
+  }
+
+  #update(): void {
+    if (this.#paused || this.#destroyed) return;
+    const ready = new Map<string, Picker>();
+    let connecting = false;
+    for (const [addr, { leaf }] of this.#children) {
+      const state = leaf.getConnectivityState();
+      if (state === State.READY) ready.set(addr, leaf.getPicker());
+      else if (state === State.CONNECTING || state === State.IDLE) connecting = true;
+    }
+    if (this.#children.size === 0) {
+      this.#fail(`${RING_POLICY}: no cache nodes known`);
+    } else if (ready.size > 0) {
+      this.#helper.updateState(State.READY, new RingPicker(this.#ring, ready), null);
+    } else if (connecting) {
+      this.#helper.updateState(State.CONNECTING, new QueuePicker(this), null);
+    } else {
+      this.#fail(`${RING_POLICY}: no cache node reachable; last error ${this.#lastError}`);
+    }
+    // A leaf whose connection dropped goes IDLE and stays so: reconnect it.
+    // After publishing, so that the updates this causes are the latest.
+    this.exitIdle();
+  }
+
+  #fail(details: string): void {
+    const picker = new UnavailablePicker({ code: grpc.status.UNAVAILABLE, details });
+    this.#helper.updateState(State.TRANSIENT_FAILURE, picker, details);
+  }
+}
+
+let registered = false;
+
+/**
+ * Registers the `mccache_ring` policy with grpc-js (once per process; later
+ * calls do nothing). A channel whose service config names an unregistered
+ * policy silently falls back to pick_first, so register before creating it.
+ *
+ * @example
+ * ```ts
+ * import { registerRingBalancer } from "@mccache/core/grpc";
+ *
+ * registerRingBalancer();
+ * ```
+ */
+export function registerRingBalancer(): void {
+  if (registered) return;
+  registered = true;
+  registerLoadBalancerType(RING_POLICY, RingLoadBalancer, RingConfig);
+}

@@ -1,0 +1,48 @@
+/**
+ * Deadlines that travel: an `AbortSignal` that knows when it fires, so that
+ * a gRPC client can send it as the call's deadline and a server can turn the
+ * deadline it received back into a signal.
+ *
+ * @module
+ */
+
+const deadlines = new WeakMap<AbortSignal, number>();
+
+/**
+ * Returns a signal that aborts with a `TimeoutError` after `ms`
+ * milliseconds, or earlier if `parent` aborts. gRPC calls made with it carry
+ * the deadline to the peer.
+ *
+ * @example Give a get 2 seconds
+ * ```ts
+ * import { deadlineOf, deadlineSignal } from "@mccache/core/grpc";
+ * import assert from "node:assert/strict";
+ *
+ * const signal = deadlineSignal(2000);
+ * assert.ok(deadlineOf(signal)! > Date.now());
+ * ```
+ */
+export function deadlineSignal(ms: number, parent?: AbortSignal): AbortSignal {
+  const deadline = Date.now() + ms;
+  const parentDeadline = parent ? deadlineOf(parent) : undefined;
+  const timeout = AbortSignal.timeout(Math.max(0, ms));
+  const signal = parent ? AbortSignal.any([parent, timeout]) : timeout;
+  deadlines.set(signal, Math.min(deadline, parentDeadline ?? Infinity));
+  return signal;
+}
+
+/**
+ * Returns when `signal` times out (milliseconds since the epoch), if it was
+ * made by {@linkcode deadlineSignal}.
+ *
+ * @example
+ * ```ts
+ * import { deadlineOf } from "@mccache/core/grpc";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(deadlineOf(new AbortController().signal), undefined);
+ * ```
+ */
+export function deadlineOf(signal: AbortSignal | undefined): number | undefined {
+  return signal === undefined ? undefined : deadlines.get(signal);
+}

@@ -1,0 +1,43 @@
+/**
+ * The gRPC transport of mccache: serve a registry's groups
+ * ({@linkcode addCacheServices}), reach other nodes ({@linkcode GrpcPeer},
+ * {@linkcode GrpcPeerPicker}), and carry deadlines and errors across.
+ *
+ * @example Serve groups and route keys between nodes
+ * ```ts ignore
+ * import * as grpc from "@grpc/grpc-js";
+ * import { GroupRegistry } from "@mccache/core";
+ * import { addCacheServices, GrpcPeerPicker } from "@mccache/core/grpc";
+ *
+ * const registry = new GroupRegistry();
+ * const picker = new GrpcPeerPicker("127.0.0.1:8001");
+ * registry.registerPeers(picker);
+ * const server = new grpc.Server();
+ * addCacheServices(server, registry, { self: "127.0.0.1:8001", members: () => picker.members });
+ * ```
+ *
+ * @module
+ */
+
+export { deadlineOf, deadlineSignal } from "./deadline.ts";
+export { GrpcPeer, type GrpcPeerOptions, NODE_CHANNEL_OPTIONS } from "./peer.ts";
+export { GrpcPeerPicker, type GrpcPeerPickerOptions } from "./peer_picker.ts";
+export { addCacheServices, type CacheServiceOptions, MAX_MESSAGE_BYTES } from "./server.ts";
+export { ERROR_METADATA_KEY, fromServiceError, toServiceError } from "./status.ts";
+export type { GroupStatsMessage, StatsResponse } from "./_proto.ts";
+export {
+  ATTEMPT_METADATA_KEY,
+  HASH_METADATA_KEY,
+  registerRingBalancer,
+  RING_POLICY,
+  RingConfig,
+  RingLoadBalancer,
+} from "./balancer.ts";
+export {
+  ETCD_SCHEME,
+  MEMBER_SOURCE_OPTION,
+  type MemberSource,
+  registerResolvers,
+  RING_OPTION,
+  STATIC_SCHEME,
+} from "./resolver.ts";

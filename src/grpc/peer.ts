@@ -1,0 +1,135 @@
+/**
+ * {@linkcode GrpcPeer}: another cache node, reached over gRPC.
+ *
+ * @module
+ */
+
+import * as grpc from "@grpc/grpc-js";
+import type { PeerCallOptions, PeerGetter, PeerRequest, PeerValue } from "../peers.ts";
+import { deadlineOf } from "./deadline.ts";
+import { MAX_MESSAGE_BYTES } from "./server.ts";
+import { fromServiceError } from "./status.ts";
+import { CacheClient, type GetResponse, type StatsResponse } from "./_proto.ts";
+
+/** Options for {@linkcode GrpcPeer}. */
+export interface GrpcPeerOptions {
+  /** Deadline for a call whose signal carries none, in milliseconds. @default {5000} */
+  timeout?: number;
+  /** Extra grpc-js channel options. @default {{}} */
+  channelOptions?: grpc.ChannelOptions;
+}
+
+/** Channel options for every connection between nodes. */
+export const NODE_CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+  "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+  // An idle channel closes its connection with a GOAWAY, which some Deno
+  // versions crash on; between nodes, connections are cheap to keep.
+  "grpc.client_idle_timeout_ms": 60 * 60 * 1000,
+  "grpc.initial_reconnect_backoff_ms": 100,
+  "grpc.max_reconnect_backoff_ms": 1000,
+};
+
+/**
+ * One peer node, reached over gRPC: the {@linkcode PeerGetter} a
+ * {@linkcode GrpcPeerPicker} hands to groups. Calls carry the caller's
+ * deadline (see `deadlineSignal`), or `timeout` when it has none.
+ *
+ * @example Ask a node for a key
+ * ```ts ignore
+ * import { GrpcPeer } from "@mccache/core/grpc";
+ *
+ * const peer = new GrpcPeer("127.0.0.1:8001");
+ * const { value } = await peer.get({ group: "scores", key: "Tom" }, {});
+ * peer.close();
+ * ```
+ */
+export class GrpcPeer implements PeerGetter {
+  #addr: string;
+  #client: grpc.Client;
+  #timeout: number;
+
+  /** Creates a client for the node at `addr` (`host:port`); it connects on first use. */
+  constructor(addr: string, options: GrpcPeerOptions = {}) {
+    this.#addr = addr;
+    this.#timeout = options.timeout ?? 5000;
+    this.#client = new CacheClient(addr, grpc.credentials.createInsecure(), {
+      ...NODE_CHANNEL_OPTIONS,
+      ...options.channelOptions,
+    });
+  }
+
+  /** The peer's address. */
+  get addr(): string {
+    return this.#addr;
+  }
+
+  /** Fetches a value; the peer serves it itself (`local`), never forwarding it. */
+  get(request: PeerRequest, options: PeerCallOptions): Promise<PeerValue> {
+    return this.#call<GetResponse>("Get", { ...request, local: true }, options)
+      .then((response) => ({
+        // Decoded bytes are a view into the received buffer: copy what the cache keeps.
+        value: new Uint8Array(response.value),
+        ttl: response.ttl_ms > 0 ? response.ttl_ms : undefined,
+      }));
+  }
+
+  /** Stores a value at the peer, which owns the key. */
+  async set(
+    request: PeerRequest & { value: Uint8Array; ttl?: number },
+    options: PeerCallOptions,
+  ): Promise<void> {
+    const message = { ...request, ttl_ms: request.ttl ?? 0, local: true };
+    await this.#call("Set", message, options);
+  }
+
+  /** Drops the key at the peer; with `local`, the peer passes it on to nobody. */
+  async remove(request: PeerRequest & { local: boolean }, options: PeerCallOptions): Promise<void> {
+    await this.#call("Remove", request, options);
+  }
+
+  /**
+   * Returns the peer's counters and ring members.
+   *
+   * @example
+   * ```ts ignore
+   * import { GrpcPeer } from "@mccache/core/grpc";
+   *
+   * const peer = new GrpcPeer("127.0.0.1:8001");
+   * console.log((await peer.stats()).members);
+   * ```
+   */
+  stats(options: PeerCallOptions = {}): Promise<StatsResponse> {
+    return this.#call<StatsResponse>("Stats", {}, options);
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.#client.close();
+  }
+
+  #call<Res>(method: string, request: object, options: PeerCallOptions): Promise<Res> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const deadline = deadlineOf(signal) ?? Date.now() + this.#timeout;
+    return new Promise<Res>((resolve, reject) => {
+      const onAbort = () => {
+        call.cancel();
+        reject(signal!.reason);
+      };
+      const rpc = (this.#client as unknown as Record<string, UnaryMethod<Res>>)[method];
+      const call = rpc.call(this.#client, request, { deadline }, (error, response) => {
+        signal?.removeEventListener("abort", onAbort);
+        if (error) reject(fromServiceError(error, this.#addr));
+        else resolve(response!);
+      });
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+}
+
+type UnaryMethod<Res> = (
+  request: object,
+  options: grpc.CallOptions,
+  callback: (error: grpc.ServiceError | null, response?: Res) => void,
+) => grpc.ClientUnaryCall;

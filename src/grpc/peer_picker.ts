@@ -1,0 +1,96 @@
+/**
+ * {@linkcode GrpcPeerPicker}: routes each key to its owner among the
+ * cluster's nodes, over gRPC.
+ *
+ * @module
+ */
+
+import { HashRing, type HashRingOptions } from "../hash_ring.ts";
+import type { PeerGetter, PeerPicker } from "../peers.ts";
+import { GrpcPeer, type GrpcPeerOptions } from "./peer.ts";
+
+/** Options for {@linkcode GrpcPeerPicker}. */
+export interface GrpcPeerPickerOptions extends GrpcPeerOptions {
+  /** How keys are placed; every node of a cluster must use the same. @default {{}} */
+  ring?: HashRingOptions;
+}
+
+// One membership, never changed once built: discovery swaps in a new one.
+interface Snapshot {
+  ring: HashRing;
+  peers: Map<string, GrpcPeer>;
+  others: readonly GrpcPeer[];
+}
+
+/**
+ * A {@linkcode PeerPicker} over a set of node addresses, one of them this
+ * node (`self`). Each {@linkcode GrpcPeerPicker.setMembers} builds a new
+ * ring and swaps it in, so a lookup never sees half an update.
+ *
+ * @example A node that knows its two peers
+ * ```ts ignore
+ * import { GroupRegistry } from "@mccache/core";
+ * import { GrpcPeerPicker } from "@mccache/core/grpc";
+ *
+ * const picker = new GrpcPeerPicker("127.0.0.1:8001");
+ * picker.setMembers(["127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003"]);
+ * new GroupRegistry().registerPeers(picker);
+ * ```
+ */
+export class GrpcPeerPicker implements PeerPicker {
+  #self: string;
+  #options: GrpcPeerPickerOptions;
+  #snapshot: Snapshot;
+
+  /** Creates a picker for the node at `self`, alone until members are set. */
+  constructor(self: string, options: GrpcPeerPickerOptions = {}) {
+    this.#self = self;
+    this.#options = options;
+    this.#snapshot = { ring: new HashRing(options.ring), peers: new Map(), others: [] };
+  }
+
+  /** The members of the current ring, sorted. */
+  get members(): readonly string[] {
+    return [...this.#snapshot.ring.members].sort();
+  }
+
+  /**
+   * Replaces the membership. Connections to nodes that stay are kept; nodes
+   * that left are disconnected.
+   *
+   * @example
+   * ```ts ignore
+   * picker.setMembers(["127.0.0.1:8001", "127.0.0.1:8002"]);
+   * ```
+   */
+  setMembers(members: Iterable<string>): void {
+    const old = this.#snapshot;
+    const ring = new HashRing(this.#options.ring);
+    const peers = new Map<string, GrpcPeer>();
+    for (const member of new Set(members)) {
+      ring.add(member);
+      if (member === this.#self) continue;
+      peers.set(member, old.peers.get(member) ?? new GrpcPeer(member, this.#options));
+    }
+    this.#snapshot = { ring, peers, others: [...peers.values()] };
+    for (const [addr, peer] of old.peers) if (!peers.has(addr)) peer.close();
+  }
+
+  /** Returns the owner of `key`, or `undefined` when it is this node (or the ring is empty). */
+  pickPeer(key: string): PeerGetter | undefined {
+    const { ring, peers } = this.#snapshot;
+    const owner = ring.get(key);
+    return owner === undefined ? undefined : peers.get(owner);
+  }
+
+  /** Returns every node of the ring but this one. */
+  peers(): readonly PeerGetter[] {
+    return this.#snapshot.others;
+  }
+
+  /** Disconnects from every peer. */
+  close(): void {
+    for (const peer of this.#snapshot.peers.values()) peer.close();
+    this.#snapshot = { ring: new HashRing(this.#options.ring), peers: new Map(), others: [] };
+  }
+}

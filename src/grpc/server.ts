@@ -1,0 +1,140 @@
+/**
+ * The gRPC face of a cache node: `mccache.v1.Cache` for peers and gateways,
+ * and the Go original's `geecachepb.McCache/Get` so its gateway can use
+ * mccache nodes unchanged.
+ *
+ * @module
+ */
+
+import type * as grpc from "@grpc/grpc-js";
+import { UnknownGroupError } from "../errors.ts";
+import type { Group } from "../group.ts";
+import type { GroupRegistry } from "../registry.ts";
+import type { CacheStats, GroupStats } from "../stats.ts";
+import { deadlineSignal } from "./deadline.ts";
+import { toServiceError } from "./status.ts";
+import {
+  CacheClient,
+  type CacheStatsMessage,
+  GeeCacheClient,
+  type GetRequest,
+  type GetResponse,
+  type GroupStatsMessage,
+  type RemoveRequest,
+  type SeedRequest,
+  type SeedResponse,
+  type SetRequest,
+  type StatsResponse,
+} from "./_proto.ts";
+
+/** Options for {@linkcode addCacheServices}. */
+export interface CacheServiceOptions {
+  /** This node's address, reported by the Stats call. */
+  self: string;
+  /** The ring members this node routes by, reported by the Stats call. @default {() => []} */
+  members?: () => readonly string[];
+}
+
+/** Largest message a node sends or accepts: values are cached whole. */
+export const MAX_MESSAGE_BYTES = 64 << 20;
+
+/**
+ * Adds the mccache and geecachepb services, serving the groups of
+ * `registry`, to a grpc-js server.
+ *
+ * @example Serve a registry on a free port
+ * ```ts ignore
+ * import * as grpc from "@grpc/grpc-js";
+ * import { GroupRegistry } from "@mccache/core";
+ * import { addCacheServices } from "@mccache/core/grpc";
+ *
+ * const server = new grpc.Server();
+ * addCacheServices(server, new GroupRegistry(), { self: "127.0.0.1:8001" });
+ * ```
+ */
+export function addCacheServices(
+  server: grpc.Server,
+  registry: GroupRegistry,
+  options: CacheServiceOptions,
+): void {
+  const members = options.members ?? (() => []);
+  server.addService(CacheClient.service, {
+    Get: unary<GetRequest, GetResponse>(registry, async (group, request, signal) => {
+      const { value, ttl } = await group.getEntry(request.key, { signal, local: request.local });
+      return { value: value.unsafeBytes(), ttl_ms: ttl ?? 0 };
+    }),
+    Set: unary<SetRequest, object>(registry, async (group, request, signal) => {
+      const ttl = request.ttl_ms > 0 ? request.ttl_ms : undefined;
+      await group.set(request.key, request.value, { ttl, local: request.local, signal });
+      return {};
+    }),
+    Remove: unary<RemoveRequest, object>(registry, async (group, request, signal) => {
+      await group.remove(request.key, { local: request.local, signal });
+      return {};
+    }),
+    Stats: (_call: unknown, callback: grpc.sendUnaryData<StatsResponse>) => {
+      const groups = [...registry].map(groupStatsMessage);
+      callback(null, { node: options.self, members: [...members()].sort(), groups });
+    },
+  });
+  server.addService(GeeCacheClient.service, {
+    Get: unary<SeedRequest, SeedResponse>(registry, async (group, request, signal) => {
+      return { value: (await group.get(request.key, { signal })).unsafeBytes() };
+    }),
+  });
+}
+
+type Handler<Req, Res> = (group: Group, request: Req, signal: AbortSignal) => Promise<Res>;
+
+function unary<Req extends { group: string }, Res>(
+  registry: GroupRegistry,
+  handle: Handler<Req, Res>,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const group = registry.get(call.request.group);
+    if (group === undefined) {
+      callback(toServiceError(new UnknownGroupError(call.request.group)));
+      return;
+    }
+    group.recordServerRequest();
+    handle(group, call.request, callSignal(call)).then(
+      (response) => callback(null, response),
+      (error) => callback(toServiceError(error)),
+    );
+  };
+}
+
+// A signal that aborts when the caller cancels or its deadline passes, and
+// that carries the deadline on to any peer this call goes to.
+function callSignal(call: grpc.ServerUnaryCall<unknown, unknown>): AbortSignal {
+  const controller = new AbortController();
+  call.once("cancelled", () => {
+    controller.abort(new DOMException("The caller cancelled the call", "AbortError"));
+  });
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (!Number.isFinite(at)) return controller.signal;
+  return deadlineSignal(at - Date.now(), controller.signal);
+}
+
+function cacheStatsMessage(stats: CacheStats): CacheStatsMessage {
+  return { ...stats };
+}
+
+function groupStatsMessage(group: Group): GroupStatsMessage {
+  const s: GroupStats = group.stats();
+  return {
+    name: group.name,
+    gets: s.gets,
+    cache_hits: s.cacheHits,
+    peer_loads: s.peerLoads,
+    peer_errors: s.peerErrors,
+    loads: s.loads,
+    loads_deduped: s.loadsDeduped,
+    local_loads: s.localLoads,
+    local_load_errs: s.localLoadErrs,
+    server_requests: s.serverRequests,
+    main: cacheStatsMessage(group.cacheStats("main")),
+    hot: cacheStatsMessage(group.cacheStats("hot")),
+  };
+}

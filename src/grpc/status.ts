@@ -1,0 +1,79 @@
+/**
+ * Errors across gRPC: a thrown error becomes a status with the error class
+ * in trailing metadata, and a failed call becomes the same class again.
+ *
+ * @module
+ */
+
+import * as grpc from "@grpc/grpc-js";
+import {
+  errorStatus,
+  InvalidKeyError,
+  NotFoundError,
+  PeerError,
+  UnknownGroupError,
+} from "../errors.ts";
+
+/** The trailing metadata key that names the error class of a failed call. */
+export const ERROR_METADATA_KEY = "mccache-error";
+
+/**
+ * Turns an error thrown while serving into the status a gRPC handler returns.
+ *
+ * @example
+ * ```ts
+ * import { NotFoundError } from "@mccache/core";
+ * import { toServiceError } from "@mccache/core/grpc";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(toServiceError(new NotFoundError("no Tom")).code, 5);
+ * ```
+ */
+export function toServiceError(error: unknown): Partial<grpc.StatusObject> {
+  const metadata = new grpc.Metadata();
+  const name = (error as { name?: unknown } | null)?.name;
+  if (typeof name === "string") metadata.set(ERROR_METADATA_KEY, name);
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: errorStatus(error).grpc, details: message, metadata };
+}
+
+const REBUILD: Record<string, (message: string) => Error> = {
+  NotFoundError: (message) => new NotFoundError(message),
+  InvalidKeyError: (message) => new InvalidKeyError(message),
+  UnknownGroupError: (message) => Object.assign(new UnknownGroupError(""), { message }),
+  TimeoutError: (message) => new DOMException(message, "TimeoutError"),
+};
+
+/**
+ * Turns a failed call into the error the server threw: `NotFoundError`,
+ * `InvalidKeyError`, `UnknownGroupError`, a `TimeoutError` for a passed
+ * deadline, or an `Error` with the server's message when its load failed.
+ * Anything else, the transport failing included, is a `PeerError` naming
+ * `peer`, with the gRPC error as its cause.
+ *
+ * @example
+ * ```ts
+ * import { fromServiceError } from "@mccache/core/grpc";
+ * import assert from "node:assert/strict";
+ *
+ * const error = fromServiceError({ code: 14, details: "connection refused" }, "127.0.0.1:8001");
+ * assert.equal(error.name, "PeerError");
+ * ```
+ */
+export function fromServiceError(
+  error: Partial<grpc.ServiceError>,
+  peer: string,
+): Error {
+  const name = error.metadata?.get(ERROR_METADATA_KEY)[0];
+  const details = error.details ?? error.message ?? "unknown error";
+  const rebuild = typeof name === "string" ? REBUILD[name] : undefined;
+  if (rebuild) return rebuild(details);
+  // The node answered and named the error: its load failed (e.g. the origin
+  // is down), which is not a transport failure.
+  if (typeof name === "string" && error.code === grpc.status.UNKNOWN) {
+    return Object.assign(new Error(details), { name });
+  }
+  if (error.code === grpc.status.NOT_FOUND) return REBUILD.NotFoundError(details);
+  if (error.code === grpc.status.DEADLINE_EXCEEDED) return REBUILD.TimeoutError(details);
+  return new PeerError(`${peer}: ${grpc.status[error.code ?? 2]}: ${details}`, { cause: error });
+}

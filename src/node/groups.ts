@@ -1,0 +1,139 @@
+/**
+ * Where a node's groups come from: the seed's example group, a user's
+ * TypeScript module, or HTTP origins.
+ *
+ * @module
+ */
+
+import { NotFoundError } from "../errors.ts";
+import { Group } from "../group.ts";
+import type { GroupRegistry } from "../registry.ts";
+import { originGetter } from "./origin.ts";
+
+/** What a groups module's default export receives. */
+export interface DefineGroupsOptions {
+  /** The budget from `--cache-bytes`, for groups that want the node's default. */
+  cacheBytes: number;
+  /** This node's address. */
+  node: string;
+}
+
+/**
+ * The default export of a `--groups` module: adds groups to `registry`.
+ *
+ * @example A groups module (`export default defineGroups;`)
+ * ```ts
+ * import { Group } from "@mccache/core";
+ * import type { DefineGroups } from "@mccache/core/node";
+ *
+ * const defineGroups: DefineGroups = (registry, { cacheBytes }) => {
+ *   new Group({ name: "squares", maxBytes: cacheBytes, getter: (key) => String(Number(key) ** 2), registry });
+ * };
+ * ```
+ */
+export type DefineGroups = (
+  registry: GroupRegistry,
+  options: DefineGroupsOptions,
+) => void | Promise<void>;
+
+/** The seed's example data: `scores` as in its README. */
+export const SEED_SCORES: Readonly<Record<string, string>> = Object.freeze({
+  zhangshan: "104",
+  lisi: "178",
+  Rex: "156",
+  Rola: "139",
+});
+
+/**
+ * Adds the seed's example group `scores` (its four-entry map) to `registry`.
+ *
+ * @example
+ * ```ts
+ * import { GroupRegistry } from "@mccache/core";
+ * import { addSeedScores } from "@mccache/core/node";
+ * import assert from "node:assert/strict";
+ *
+ * const registry = new GroupRegistry();
+ * addSeedScores(registry, 2 << 10);
+ * assert.equal((await registry.get("scores")!.get("Rex")).text(), "156");
+ * ```
+ */
+export function addSeedScores(registry: GroupRegistry, cacheBytes: number): Group {
+  return new Group({
+    name: "scores",
+    maxBytes: cacheBytes,
+    registry,
+    getter: (key) => {
+      if (Object.hasOwn(SEED_SCORES, key)) return SEED_SCORES[key];
+      throw new NotFoundError(`${key} not exist`);
+    },
+  });
+}
+
+/**
+ * Adds a read-through group per `name=url` spec (see `originGetter`).
+ *
+ * @example
+ * ```ts
+ * import { GroupRegistry } from "@mccache/core";
+ * import { addOriginGroups } from "@mccache/core/node";
+ *
+ * const registry = new GroupRegistry();
+ * addOriginGroups(registry, ["users=http://127.0.0.1:9000/users/{key}"], { cacheBytes: 1 << 20, node: "n1" });
+ * ```
+ */
+export function addOriginGroups(
+  registry: GroupRegistry,
+  specs: readonly string[],
+  options: DefineGroupsOptions,
+): void {
+  for (const spec of specs) {
+    const eq = spec.indexOf("=");
+    if (eq <= 0) {
+      throw new TypeError(`Invalid origin "${spec}": expected group=http://host/path/{key}`);
+    }
+    const getter = originGetter(spec.slice(eq + 1), { node: options.node });
+    new Group({ name: spec.slice(0, eq), maxBytes: options.cacheBytes, getter, registry });
+  }
+}
+
+/**
+ * Imports the module at `url` and runs its default export (a
+ * {@linkcode DefineGroups}). Throws a one-line error when it does not load or
+ * has no such export.
+ *
+ * @example
+ * ```ts ignore
+ * import { GroupRegistry } from "@mccache/core";
+ * import { loadGroupsModule } from "@mccache/core/node";
+ *
+ * await loadGroupsModule(new URL("./groups.ts", import.meta.url), new GroupRegistry(), {
+ *   cacheBytes: 64 << 20,
+ *   node: "127.0.0.1:8001",
+ * });
+ * ```
+ */
+export async function loadGroupsModule(
+  url: URL,
+  registry: GroupRegistry,
+  options: DefineGroupsOptions,
+): Promise<void> {
+  let define: unknown;
+  try {
+    define = (await import(url.href)).default;
+  } catch (error) {
+    const why = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new Error(`Cannot load groups from ${url.href}: ${why}`);
+  }
+  if (typeof define !== "function") {
+    throw new Error(
+      `Cannot load groups from ${url.href}: its default export must be a function (registry, options) => void`,
+    );
+  }
+  try {
+    await (define as DefineGroups)(registry, options);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new Error(`Cannot load groups from ${url.href}: ${why}`);
+  }
+}

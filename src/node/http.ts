@@ -1,0 +1,76 @@
+/**
+ * A node's HTTP side: `/healthz` and `/metrics`.
+ *
+ * @module
+ */
+
+import type { GroupRegistry } from "../registry.ts";
+import { parseHostPort } from "./addr.ts";
+import { createNodeMetrics } from "./metrics.ts";
+
+/** What the HTTP side reads from its node. */
+export interface NodeStatus {
+  /** Ring members as the node sees them. */
+  readonly members: readonly string[];
+  /** True while registered and serving. */
+  readonly healthy: boolean;
+}
+
+/** A running HTTP server. */
+export interface HttpHandle {
+  /** Stops serving. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Serves `/healthz` (200 when the node is registered and serving, else 503)
+ * and `/metrics` (Prometheus text) on `addr`.
+ *
+ * @example
+ * ```ts ignore
+ * import { GroupRegistry } from "@mccache/core";
+ * import { serveNodeHttp } from "@mccache/core/node";
+ *
+ * const http = serveNodeHttp("127.0.0.1:9101", new GroupRegistry(), { members: [], healthy: true });
+ * await http.shutdown();
+ * ```
+ */
+export function serveNodeHttp(
+  addr: string,
+  registry: GroupRegistry,
+  node: NodeStatus,
+): HttpHandle {
+  const { hostname, port } = parseHostPort(addr, "HTTP address");
+  const metrics = createNodeMetrics(registry, {
+    members: () => node.members,
+    healthy: () => node.healthy,
+  });
+  const handler = async (request: Request): Promise<Response> => {
+    const { pathname } = new URL(request.url);
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return Response.json({ error: "Method not allowed" }, {
+        status: 405,
+        headers: { allow: "GET, HEAD" },
+      });
+    }
+    if (pathname === "/healthz") {
+      return node.healthy
+        ? new Response("ok\n")
+        : new Response("not registered\n", { status: 503 });
+    }
+    if (pathname === "/metrics") {
+      return new Response(await metrics.metrics(), {
+        headers: { "content-type": metrics.contentType },
+      });
+    }
+    return Response.json({ error: `Not found: ${pathname}` }, { status: 404 });
+  };
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({ hostname, port, onListen: () => {}, handler });
+  } catch (error) {
+    const why = error instanceof Deno.errors.AddrInUse ? "address already in use" : String(error);
+    throw new Error(`Cannot listen on ${addr}: ${why}`);
+  }
+  return { shutdown: () => server.shutdown() };
+}

@@ -1,0 +1,230 @@
+/**
+ * {@linkcode startNode}: a cache node, as a library call. It serves a
+ * registry's groups over gRPC, finds the other nodes (etcd, or a static
+ * list), routes each key to its owner, and optionally serves `/healthz` and
+ * `/metrics` over HTTP.
+ *
+ * @module
+ */
+
+import * as grpc from "@grpc/grpc-js";
+import type { Etcd3 } from "etcd3";
+import type { HashRingOptions } from "../hash_ring.ts";
+import type { GroupRegistry } from "../registry.ts";
+import { addCacheServices, MAX_MESSAGE_BYTES } from "../grpc/server.ts";
+import { GrpcPeerPicker } from "../grpc/peer_picker.ts";
+import { createEtcdClient } from "../etcd/client.ts";
+import { EtcdDiscovery } from "../etcd/discovery.ts";
+import { EtcdRegistrar } from "../etcd/registrar.ts";
+import { type Logger, silentLogger } from "../log/logger.ts";
+import { parseHostPort } from "./addr.ts";
+import { serveNodeHttp } from "./http.ts";
+
+/** How a node finds the cluster through etcd. */
+export interface NodeEtcdOptions {
+  /** etcd endpoints, `host:port`. @default {["127.0.0.1:2379"]} */
+  endpoints?: string[];
+  /** Key prefix; the node registers `<prefix>/<addr>`. @default {"mccache"} */
+  prefix?: string;
+  /** etcd user name. @default {undefined} */
+  username?: string;
+  /** etcd password. @default {undefined} */
+  password?: string;
+  /** Lease TTL in seconds: how long a crashed node stays in the rings. @default {5} */
+  leaseTtl?: number;
+  /** How long to wait for etcd at start, in milliseconds. @default {5000} */
+  timeout?: number;
+}
+
+/** Options for {@linkcode startNode}. */
+export interface NodeOptions {
+  /** Where to serve gRPC, `host:port`; also the node's name in the ring. */
+  addr: string;
+  /** The groups to serve; the node gives them its peer picker. */
+  registry: GroupRegistry;
+  /** Static membership (this node is added if missing); no etcd is used. @default {undefined} */
+  peers?: string[];
+  /** Discovery through etcd, used when `peers` is not given. @default {{}} */
+  etcd?: NodeEtcdOptions;
+  /** Where to serve `/healthz` and `/metrics` over HTTP. @default {undefined (not served)} */
+  httpAddr?: string;
+  /** Key placement; every node (and gateway) of a cluster must agree. @default {{}} */
+  ring?: HashRingOptions;
+  /** Deadline of a call to a peer when the caller set none, in milliseconds. @default {5000} */
+  peerTimeout?: number;
+  /** How long a stopping node keeps serving after leaving the ring, in milliseconds. @default {300} */
+  drain?: number;
+  /** Lifecycle log lines. @default {silentLogger} */
+  logger?: Logger;
+}
+
+/** A running node. */
+export interface CacheNode extends AsyncDisposable {
+  /** The gRPC address. */
+  readonly addr: string;
+  /** The HTTP address, when serving `/healthz` and `/metrics`. */
+  readonly httpAddr: string | undefined;
+  /** The ring members this node routes by, sorted. */
+  readonly members: readonly string[];
+  /** True while registered (or statically configured) and serving. */
+  readonly healthy: boolean;
+  /** Leaves the cluster, finishes in-flight calls, and releases everything. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a cache node. Rejects with a one-line error when the address is in
+ * use or etcd cannot be reached within `etcd.timeout`, leaving nothing
+ * running.
+ *
+ * @example A node in a static three-node cluster
+ * ```ts ignore
+ * import { Group, GroupRegistry } from "@mccache/core";
+ * import { consoleLogger, startNode } from "@mccache/core/node";
+ *
+ * const registry = new GroupRegistry();
+ * new Group({ name: "scores", maxBytes: 64 << 20, getter: (key) => key, registry });
+ * const node = await startNode({
+ *   addr: "127.0.0.1:8001",
+ *   registry,
+ *   peers: ["127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003"],
+ *   logger: consoleLogger("info"),
+ * });
+ * Deno.addSignalListener("SIGTERM", () => node.stop());
+ * ```
+ */
+export async function startNode(options: NodeOptions): Promise<CacheNode> {
+  const { addr, registry } = options;
+  const logger = options.logger ?? silentLogger;
+  parseHostPort(addr, "node address");
+  const picker = new GrpcPeerPicker(addr, { ring: options.ring, timeout: options.peerTimeout });
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+    "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+  });
+  addCacheServices(server, registry, { self: addr, members: () => picker.members });
+  const cleanups: (() => Promise<void> | void)[] = [() => picker.close()];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  };
+  let etcd: { registrar: EtcdRegistrar; leave: () => Promise<void> } | undefined;
+  try {
+    await bind(server, addr);
+    cleanups.push(() => shutdown(server, 5000));
+    registry.registerPeers(picker);
+    if (options.peers) {
+      picker.setMembers([...options.peers, addr]);
+    } else {
+      etcd = await joinEtcd(addr, picker, options.etcd ?? {}, logger, cleanups);
+    }
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+  const state = { stopping: false };
+  const node = makeNode(addr, picker, etcd?.registrar, state);
+  if (options.httpAddr) {
+    let http;
+    try {
+      http = serveNodeHttp(options.httpAddr, registry, node);
+    } catch (error) {
+      await cleanup();
+      throw error;
+    }
+    cleanups.push(() => http.shutdown());
+    Object.assign(node, { httpAddr: options.httpAddr });
+  }
+  logger.info("node started", { addr, members: picker.members.length, http: options.httpAddr });
+  node.stop = once(async () => {
+    state.stopping = true;
+    logger.info("node stopping", { addr });
+    // Leave the ring first, so callers move away, then finish what is in flight.
+    if (etcd) {
+      await etcd.leave();
+      await new Promise((resolve) => setTimeout(resolve, options.drain ?? 300));
+    }
+    await cleanup();
+    logger.info("node stopped", { addr });
+  });
+  return node;
+}
+
+function makeNode(
+  addr: string,
+  picker: GrpcPeerPicker,
+  registrar: EtcdRegistrar | undefined,
+  state: { stopping: boolean },
+): CacheNode {
+  const node: CacheNode = {
+    addr,
+    httpAddr: undefined,
+    get members() {
+      return picker.members;
+    },
+    get healthy() {
+      return !state.stopping && (registrar === undefined || registrar.registered);
+    },
+    stop: () => Promise.resolve(),
+    [Symbol.asyncDispose]: () => node.stop(),
+  };
+  return node;
+}
+
+async function joinEtcd(
+  addr: string,
+  picker: GrpcPeerPicker,
+  options: NodeEtcdOptions,
+  logger: Logger,
+  cleanups: (() => Promise<void> | void)[],
+): Promise<{ registrar: EtcdRegistrar; leave: () => Promise<void> }> {
+  const timeout = options.timeout ?? 5000;
+  const client: Etcd3 = createEtcdClient({
+    endpoints: options.endpoints,
+    username: options.username,
+    password: options.password,
+  });
+  cleanups.push(() => client.close());
+  const prefix = options.prefix;
+  const discovery = new EtcdDiscovery(client, {
+    prefix,
+    logger,
+    onChange: (members) => picker.setMembers(members),
+  });
+  picker.setMembers(await discovery.start({ timeout }));
+  cleanups.push(() => discovery.stop());
+  const registrar = new EtcdRegistrar(client, addr, { prefix, leaseTtl: options.leaseTtl, logger });
+  const leave = once(() => registrar.stop());
+  cleanups.push(leave);
+  await registrar.start({ timeout });
+  return { registrar, leave };
+}
+
+function bind(server: grpc.Server, addr: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (error, port) => {
+      if (error) {
+        const inUse = /EADDRINUSE|address already in use/i.test(error.message);
+        const why = inUse ? "address already in use" : error.message;
+        reject(new Error(`Cannot listen on ${addr}: ${why}`));
+      } else resolve(port);
+    });
+  });
+}
+
+function shutdown(server: grpc.Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, timeoutMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let result: Promise<void> | undefined;
+  return () => result ??= fn();
+}

@@ -1,0 +1,328 @@
+// A real etcd for tests: one single-member cluster per call to startEtcd(), on
+// free loopback ports, with its data and log in a temp dir under /tmp.
+//
+// Needs --allow-run=etcd --allow-net=127.0.0.1 --allow-write=/tmp. The log is
+// never read back (that would need read access to /tmp): the last few KiB of
+// etcd's output are kept in memory for error messages instead.
+import { freePort } from "./_ports.ts";
+
+/** How long etcd may take to answer `/health` after it was spawned. */
+const READY_TIMEOUT_MS = 10_000;
+/** How long a SIGTERM may take before the process is killed. */
+const STOP_TIMEOUT_MS = 5_000;
+/** Bytes of etcd's output kept for error messages. */
+const TAIL_BYTES = 4096;
+
+/** A running etcd started by {@linkcode startEtcd}. */
+export interface EtcdProcess extends AsyncDisposable {
+  /** Where clients connect: `"127.0.0.1:<port>"`. */
+  readonly endpoint: string;
+  /** The temp dir holding `data/` and `etcd.log`; removed by `close()`. */
+  readonly dir: string;
+  /** Stops etcd with SIGTERM and waits for it to exit; the data dir stays. */
+  stop(): Promise<void>;
+  /** Kills etcd with SIGKILL and waits for it to exit; the data dir stays. */
+  kill(): Promise<void>;
+  /** Freezes etcd with SIGSTOP: it still accepts connections but never answers. */
+  pause(): void;
+  /** Lets a paused etcd run again (SIGCONT). */
+  resume(): void;
+  /** Starts etcd again on the same ports and data dir and waits until it is ready. */
+  restart(): Promise<void>;
+  /** Stops etcd and removes its temp dir. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts etcd (found on PATH) on free loopback ports with a fresh data dir and
+ * resolves once it answers `/health`. Retries with new ports when another
+ * process took one of them between picking and binding.
+ *
+ * @example Use a throwaway etcd in a test
+ * ```ts ignore
+ * import { startEtcd } from "./_etcd.ts";
+ *
+ * await using etcd = await startEtcd();
+ * console.log(etcd.endpoint); // "127.0.0.1:41234"
+ * ```
+ */
+export async function startEtcd(): Promise<EtcdProcess> {
+  for (let attempt = 1;; attempt++) {
+    const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "mccache-etcd-" });
+    const etcd = new EtcdServer(dir, freePort(), freePort());
+    try {
+      await etcd.start();
+      return etcd;
+    } catch (error) {
+      await etcd.close();
+      const portTaken = /address already in use/.test(String(error));
+      if (!portTaken || attempt === 3) throw error;
+    }
+  }
+}
+
+/**
+ * Polls `probe` every 25 ms until it returns a truthy value, and returns it;
+ * rejects naming `what` once `timeout` ms have passed. For state that has no
+ * event to wait on (a key in etcd, a process gone).
+ *
+ * @example Wait for a key to appear
+ * ```ts ignore
+ * import { pollUntil } from "./_etcd.ts";
+ *
+ * await pollUntil("key mccache/a", () => client.get("mccache/a").string(), 2000);
+ * ```
+ */
+export async function pollUntil<T>(
+  what: string,
+  probe: () => T | Promise<T>,
+  timeout: number,
+): Promise<T> {
+  const deadline = Date.now() + timeout;
+  let last: unknown = "never probed";
+  while (true) {
+    try {
+      const value = await probe();
+      if (value) return value;
+      last = value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(`Timed out after ${timeout} ms waiting for ${what}: last probe gave ${last}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** A log line as {@linkcode recordingLogger} keeps it. */
+export interface LogRecord {
+  level: "debug" | "info" | "warn" | "error";
+  message: string;
+  fields?: Record<string, unknown>;
+}
+
+/**
+ * A `Logger` that keeps every line in `records`, so that tests can assert
+ * what was logged and how often; `print` also writes them to stderr.
+ *
+ * @example Count warnings
+ * ```ts
+ * import { recordingLogger } from "./_etcd.ts";
+ *
+ * const log = recordingLogger();
+ * log.warn("etcd lost");
+ * console.assert(log.records.filter((r) => r.level === "warn").length === 1);
+ * ```
+ */
+export function recordingLogger(print = false): {
+  records: LogRecord[];
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+} {
+  const records: LogRecord[] = [];
+  const at = (level: LogRecord["level"]) => (message: string, fields?: Record<string, unknown>) => {
+    records.push({ level, message, fields });
+    if (print) console.error(level.toUpperCase(), message, JSON.stringify(fields ?? {}));
+  };
+  return { records, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
+
+class EtcdServer implements EtcdProcess {
+  readonly endpoint: string;
+  readonly dir: string;
+  #clientPort: number;
+  #peerPort: number;
+  #child?: Deno.ChildProcess;
+  #exited?: Deno.CommandStatus;
+  #drained: Promise<void> = Promise.resolve();
+  #tail = new OutputTail(TAIL_BYTES);
+  #closed = false;
+
+  constructor(dir: string, clientPort: number, peerPort: number) {
+    this.dir = dir;
+    this.#clientPort = clientPort;
+    this.#peerPort = peerPort;
+    this.endpoint = `127.0.0.1:${clientPort}`;
+  }
+
+  async start(): Promise<void> {
+    const log = await Deno.open(`${this.dir}/etcd.log`, {
+      write: true,
+      create: true,
+      append: true,
+    });
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command("etcd", {
+        args: this.#args(),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    } catch (error) {
+      log.close();
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      throw new Error(
+        "Cannot start etcd: no etcd on PATH; install it with: apt-get update && apt-get install -y etcd-server",
+      );
+    }
+    this.#child = child;
+    this.#exited = undefined;
+    child.status.then((status) => this.#exited = status);
+    this.#drained = drain(child, log, this.#tail);
+    await this.#waitReady();
+  }
+
+  #args(): string[] {
+    const client = `http://127.0.0.1:${this.#clientPort}`;
+    const peer = `http://127.0.0.1:${this.#peerPort}`;
+    return [
+      ["--name", "default"],
+      ["--data-dir", `${this.dir}/data`],
+      ["--listen-client-urls", client],
+      ["--advertise-client-urls", client],
+      ["--listen-peer-urls", peer],
+      ["--initial-advertise-peer-urls", peer],
+      ["--initial-cluster", `default=${peer}`],
+      ["--logger", "zap"],
+      ["--log-outputs", "stderr"],
+      // A single member never loses its leader to a missed heartbeat, so a
+      // short election timeout is safe and makes each (re)start take ~0.1 s
+      // instead of ~1 s.
+      ["--heartbeat-interval", "10"],
+      ["--election-timeout", "100"],
+    ].flat();
+  }
+
+  // Polls /health rather than waiting for a log line: it is what etcd
+  // documents, and it only says "true" once the member has a leader.
+  async #waitReady(): Promise<void> {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    let last = "no answer";
+    while (this.#exited === undefined && Date.now() < deadline) {
+      try {
+        const response = await fetch(`http://${this.endpoint}/health`, {
+          signal: AbortSignal.timeout(500),
+        });
+        const body = await response.text();
+        if (JSON.parse(body).health === "true") return;
+        last = body;
+      } catch (error) {
+        last = String(error);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const why = this.#exited ? `exited with code ${this.#exited.code}` : `not ready (${last})`;
+    await this.kill();
+    throw new Error(
+      `etcd at ${this.endpoint} ${why} within ${READY_TIMEOUT_MS} ms; end of its log:\n${this.#tail}`,
+    );
+  }
+
+  stop(): Promise<void> {
+    return this.#signal("SIGTERM");
+  }
+
+  kill(): Promise<void> {
+    return this.#signal("SIGKILL");
+  }
+
+  pause(): void {
+    this.#child?.kill("SIGSTOP");
+  }
+
+  resume(): void {
+    this.#child?.kill("SIGCONT");
+  }
+
+  async #signal(signal: Deno.Signal): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    this.#child = undefined;
+    try {
+      child.kill(signal);
+      // A paused etcd acts on SIGTERM only once it runs again.
+      if (signal !== "SIGKILL") child.kill("SIGCONT");
+    } catch {
+      // It has exited already.
+    }
+    // A hung etcd must not hang the test run.
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited meanwhile */ }
+    }, STOP_TIMEOUT_MS);
+    await child.status.finally(() => clearTimeout(timer));
+    await this.#drained;
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.stop();
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+// Copies stdout and stderr into the log until etcd closes them, so that the
+// pipes never fill up and block etcd; keeps the tail for error messages.
+async function drain(child: Deno.ChildProcess, log: Deno.FsFile, tail: OutputTail): Promise<void> {
+  const writer = log.writable.getWriter();
+  const copy = async (stream: ReadableStream<Uint8Array>): Promise<void> => {
+    for await (const chunk of stream) {
+      tail.push(chunk);
+      // A failed write (disk full) must not stop the draining.
+      await writer.write(chunk).catch(() => {});
+    }
+  };
+  try {
+    await Promise.all([copy(child.stdout), copy(child.stderr)]);
+  } finally {
+    await writer.close().catch(() => {});
+  }
+}
+
+class OutputTail {
+  #chunks: Uint8Array[] = [];
+  #bytes = 0;
+  #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  push(chunk: Uint8Array): void {
+    this.#chunks.push(chunk);
+    this.#bytes += chunk.length;
+    while (this.#bytes - this.#chunks[0].length >= this.#max) {
+      this.#bytes -= this.#chunks.shift()!.length;
+    }
+  }
+
+  toString(): string {
+    const text = new TextDecoder().decode(concat(this.#chunks));
+    return text.slice(-this.#max);
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}

@@ -1,0 +1,23 @@
+// Free loopback ports for tests that start servers and processes.
+
+/**
+ * Returns a TCP port on 127.0.0.1 that was free a moment ago: the kernel picks
+ * it for a listener bound to port 0, which is closed again at once. Another
+ * process may take it before the caller binds it, so callers that spawn a
+ * server retry with a new port when the server fails to bind.
+ *
+ * @example Pick a port for a server
+ * ```ts
+ * import { freePort } from "./_ports.ts";
+ *
+ * const port = freePort();
+ * const server = Deno.serve({ hostname: "127.0.0.1", port }, () => new Response("ok"));
+ * await server.shutdown();
+ * ```
+ */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}

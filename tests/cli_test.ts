@@ -1,0 +1,185 @@
+// The command-line tools as a user meets them: help, one-line errors with
+// exit codes, --groups, --peers, /healthz and /metrics. grpc-js keeps timers
+// after its channels close, so the sanitizers are off for these tests.
+import assert from "node:assert/strict";
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import { freePort } from "./_ports.ts";
+import { NodeClient, Process, startNodeProcess } from "./_cluster.ts";
+
+const sanitizers = { sanitizeOps: false, sanitizeResources: false };
+
+async function runToEnd(script: string, args: string[]) {
+  const process = new Process(script, args);
+  const status = await process.status;
+  return {
+    code: status.code,
+    stderr: process.lines.filter((l) => l !== ""),
+    stdout: process.stdout,
+  };
+}
+
+Deno.test({
+  name: "--help lists every flag of the node, the gateway and the demo",
+  ...sanitizers,
+  async fn(t) {
+    const expected: Record<string, string[]> = {
+      "cli/node.ts": [
+        "--addr",
+        "--etcd",
+        "--etcd-prefix",
+        "--etcd-username",
+        "--etcd-password",
+        "--etcd-timeout",
+        "--lease-ttl",
+        "--peers",
+        "--groups",
+        "--origin",
+        "--cache-bytes",
+        "--ring",
+        "--http-addr",
+        "--log-level",
+        "--help",
+      ],
+      "cli/gateway.ts": [
+        "--addr",
+        "--etcd",
+        "--etcd-prefix",
+        "--etcd-username",
+        "--etcd-password",
+        "--etcd-timeout",
+        "--peers",
+        "--prefix",
+        "--timeout",
+        "--hot-ttl",
+        "--hot-bytes",
+        "--max-value-bytes",
+        "--ring",
+        "--log-level",
+        "--help",
+      ],
+      "cli/demo.ts": ["--nodes", "--addr", "--etcd", "--log-level", "--help"],
+    };
+    for (const [script, flags] of Object.entries(expected)) {
+      await t.step(script, async () => {
+        const { code, stdout } = await runToEnd(script, ["--help"]);
+        assert.equal(code, 0);
+        for (const flag of flags) assert.match(stdout, new RegExp(`${flag}\\b`), flag);
+      });
+    }
+  },
+});
+
+Deno.test({
+  name: "Mistakes a user can make fail fast with one line and a non-zero exit",
+  ...sanitizers,
+  async fn(t) {
+    const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const busyAddr = `127.0.0.1:${(busy.addr as Deno.NetAddr).port}`;
+    const deadEtcd = `127.0.0.1:${freePort()}`;
+    const cases: [string, string, string[], number, RegExp][] = [
+      ["unknown flag", "cli/node.ts", ["--bogus"], 2, /Unknown option '--bogus'/],
+      ["bad address", "cli/node.ts", ["--addr", "8001"], 2, /Invalid --addr "8001"/],
+      ["bad size", "cli/node.ts", ["--cache-bytes", "lots"], 2, /Invalid --cache-bytes/],
+      ["bad log level", "cli/node.ts", ["--log-level", "loud"], 2, /Invalid --log-level/],
+      [
+        "both --peers and --etcd",
+        "cli/node.ts",
+        ["--peers", busyAddr, "--etcd", deadEtcd],
+        2,
+        /exclude/,
+      ],
+      ["bad origin", "cli/node.ts", ["--origin", "v=ftp://x/{key}"], 2, /Invalid origin URL/],
+      [
+        "address in use",
+        "cli/node.ts",
+        ["--addr", busyAddr, "--peers", busyAddr],
+        1,
+        /address already in use/,
+      ],
+      [
+        "etcd unreachable",
+        "cli/node.ts",
+        ["--addr", `127.0.0.1:${freePort()}`, "--etcd", deadEtcd, "--etcd-timeout", "1s"],
+        1,
+        /etcd/i,
+      ],
+      [
+        "groups module that does not load",
+        "cli/node.ts",
+        [
+          "--addr",
+          `127.0.0.1:${freePort()}`,
+          "--peers",
+          "127.0.0.1:1",
+          "--groups",
+          "./no/such/module.ts",
+        ],
+        1,
+        /Cannot load groups from/,
+      ],
+      ["gateway: unknown flag", "cli/gateway.ts", ["--nope"], 2, /Unknown option '--nope'/],
+      ["gateway: bad timeout", "cli/gateway.ts", ["--timeout", "soon"], 2, /Invalid --timeout/],
+      [
+        "gateway: address in use",
+        "cli/gateway.ts",
+        ["--addr", busyAddr, "--peers", busyAddr],
+        1,
+        /address already in use/,
+      ],
+    ];
+    try {
+      for (const [name, script, args, code, message] of cases) {
+        await t.step(name, async () => {
+          const started = Date.now();
+          const result = await runToEnd(script, args);
+          assert.equal(result.code, code, result.stderr.join("\n"));
+          assert.equal(result.stderr.length, 1, `one line, got:\n${result.stderr.join("\n")}`);
+          assert.match(result.stderr[0], message);
+          assert.doesNotMatch(result.stderr[0], /\bat .*:\d+:\d+/); // no stack trace
+          assert.ok(Date.now() - started < 10_000, "fails fast");
+        });
+      }
+    } finally {
+      busy.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "Static --peers nodes route keys between them and serve /healthz and /metrics",
+  ...sanitizers,
+  async fn() {
+    const addrs = [`127.0.0.1:${freePort()}`, `127.0.0.1:${freePort()}`];
+    const peers = ["--peers", addrs.join(","), "--groups", "examples/groups.ts"];
+    // A --groups module and what it imports must be readable (README).
+    const read = ["--allow-read=./node_modules,./examples,./mod.ts,./src"];
+    await using a = await startNodeProcess(peers, addrs[0], read);
+    await using b = await startNodeProcess(peers, addrs[1], read);
+    using client = new NodeClient(a.addr);
+    for (let i = 0; i < 20; i++) {
+      assert.equal(await client.get("squares", String(i)), String(i * i));
+    }
+    assert.equal(await client.get("capitals", "Peru"), "Lima");
+    await assert.rejects(client.get("capitals", "Atlantis"), { code: 5 });
+
+    const health = await fetch(`http://${b.httpAddr}/healthz`);
+    assert.equal(health.status, 200);
+    await health.body?.cancel();
+    const text = await (await fetch(`http://${a.httpAddr}/metrics`)).text();
+    const families = parsePrometheusTextFormat(text) as {
+      name: string;
+      metrics: { value: string; labels?: Record<string, string> }[];
+    }[];
+    const metric = (name: string, labels: Record<string, string>) =>
+      Number(
+        families.find((f) => f.name === name)?.metrics.find((m) =>
+          Object.entries(labels).every(([k, v]) => m.labels?.[k] === v)
+        )?.value,
+      );
+    assert.equal(metric("mccache_gets_total", { group: "squares" }), 20);
+    assert.ok(metric("mccache_peer_loads_total", { group: "squares" }) > 0, "some keys live on b");
+    assert.ok(metric("mccache_cache_items", { group: "squares", cache: "main" }) > 0);
+    assert.equal(metric("mccache_ring_members", {}), 2);
+    assert.equal(metric("mccache_up", {}), 1);
+  },
+});
