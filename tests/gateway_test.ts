@@ -49,6 +49,14 @@ Deno.test({
       const metrics = await (await fetch(`http://${gateway.addr}/metrics`)).text();
       return /mccache_gateway_ring_members 3\b/.test(metrics);
     }, "the gateway knows 3 nodes");
+    // A node that just joined is used once its connection is READY.
+    await waitFor(async () => {
+      for (let i = 0; i < 60; i++) {
+        const { headers } = await fetchText(`${base}/v/key-${i}`);
+        if (headers.get("x-mccache-node") !== ownerOf(addrs, `key-${i}`)) return false;
+      }
+      return true;
+    }, "every key is served by its owner");
     for (let i = 0; i < 60; i++) {
       const { status, headers, body } = await fetchText(`${base}/v/key-${i}`);
       assert.equal(status, 200);

@@ -4,13 +4,27 @@
  * @module
  */
 
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { LruCache } from "../lru.ts";
+
+// Latency buckets in seconds, as Prometheus "le" labels.
+const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const LATENCY = "mccache_gateway_request_duration_seconds";
+const METHODS = new Set(["GET", "HEAD", "PUT", "DELETE", "POST", "PATCH", "OPTIONS"]);
+
+// Counts of one method: requests by status, and the latency histogram.
+class MethodStats {
+  statuses = new Map<number, number>();
+  buckets = new Float64Array(BUCKETS.length + 1);
+  sum = 0;
+  count = 0;
+}
 
 /**
  * Requests by method and status, latency, upstream errors, ring size and
- * hot-cache counters. Label children are kept, so a request costs two map
- * lookups, not a label resolution.
+ * hot-cache counters. The request path only bumps plain numbers (a labelled
+ * prom-client histogram cost ~13% of the gateway's throughput); prom-client
+ * reads them at scrape time.
  *
  * @example
  * ```ts
@@ -19,32 +33,32 @@ import type { LruCache } from "../lru.ts";
  *
  * const metrics = new GatewayMetrics({ members: () => ["127.0.0.1:8001"] });
  * metrics.observe("GET", 200, 1.5);
- * assert.match(await metrics.text(), /mccache_gateway_requests_total\{method="GET",status="200"\} 1/);
+ * const text = await metrics.text();
+ * assert.match(text, /mccache_gateway_requests_total\{method="GET",status="200"\} 1/);
+ * assert.match(text, /mccache_gateway_request_duration_seconds_bucket\{method="GET",le="0.0025"\} 1/);
  * ```
  */
 export class GatewayMetrics {
   #registry = new Registry();
-  #requests: Counter<"method" | "status">;
-  #latency: Histogram<"method">;
+  #methods = new Map<string, MethodStats>();
   #upstreamErrors: Counter<"kind">;
-  #children = new Map<string, { count: Counter; latency: Histogram }>();
   #hot: LruCache<Uint8Array<ArrayBuffer>> | undefined;
 
   /** Creates the metrics; `members` reports the ring the gateway routes over. */
   constructor(source: { members: () => readonly string[] }) {
     const registers = [this.#registry];
-    this.#requests = new Counter({
+    const methods = this.#methods;
+    new Counter({
       name: "mccache_gateway_requests_total",
       help: "HTTP requests by method and status",
       labelNames: ["method", "status"],
       registers,
-    });
-    this.#latency = new Histogram({
-      name: "mccache_gateway_request_duration_seconds",
-      help: "HTTP request latency",
-      labelNames: ["method"],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
+      collect() {
+        this.reset();
+        for (const [method, stats] of methods) {
+          for (const [status, n] of stats.statuses) this.inc({ method, status }, n);
+        }
+      },
     });
     this.#upstreamErrors = new Counter({
       name: "mccache_gateway_upstream_errors_total",
@@ -71,17 +85,17 @@ export class GatewayMetrics {
 
   /** Counts one request and its latency in milliseconds. */
   observe(method: string, status: number, ms: number): void {
-    const id = `${method} ${status}`;
-    let child = this.#children.get(id);
-    if (child === undefined) {
-      child = {
-        count: this.#requests.labels(method, String(status)) as unknown as Counter,
-        latency: this.#latency.labels(method) as unknown as Histogram,
-      };
-      this.#children.set(id, child);
-    }
-    child.count.inc();
-    child.latency.observe(ms / 1000);
+    // Any client can send any method name: keep the label set bounded.
+    if (!METHODS.has(method)) method = "OTHER";
+    let stats = this.#methods.get(method);
+    if (stats === undefined) this.#methods.set(method, stats = new MethodStats());
+    stats.statuses.set(status, (stats.statuses.get(status) ?? 0) + 1);
+    const seconds = ms / 1000;
+    let i = 0;
+    while (i < BUCKETS.length && seconds > BUCKETS[i]) i++;
+    stats.buckets[i]++;
+    stats.sum += seconds;
+    stats.count++;
   }
 
   /** Counts a failed upstream call, by error name. */
@@ -96,8 +110,24 @@ export class GatewayMetrics {
   }
 
   /** Returns the metrics in Prometheus text format. */
-  text(): Promise<string> {
-    return this.#registry.metrics();
+  async text(): Promise<string> {
+    return (await this.#registry.metrics()) + this.#latencyText();
+  }
+
+  // The latency histogram in exposition format (cumulative buckets).
+  #latencyText(): string {
+    const lines = [`# HELP ${LATENCY} HTTP request latency`, `# TYPE ${LATENCY} histogram`];
+    for (const [method, stats] of this.#methods) {
+      let cumulative = 0;
+      BUCKETS.forEach((le, i) => {
+        cumulative += stats.buckets[i];
+        lines.push(`${LATENCY}_bucket{method="${method}",le="${le}"} ${cumulative}`);
+      });
+      lines.push(`${LATENCY}_bucket{method="${method}",le="+Inf"} ${stats.count}`);
+      lines.push(`${LATENCY}_sum{method="${method}"} ${stats.sum}`);
+      lines.push(`${LATENCY}_count{method="${method}"} ${stats.count}`);
+    }
+    return lines.join("\n") + "\n";
   }
 
   #hotGauges(registers: Registry[]): void {

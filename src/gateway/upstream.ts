@@ -10,7 +10,6 @@ import * as grpc from "@grpc/grpc-js";
 import { HashRing, type HashRingOptions } from "../hash_ring.ts";
 import { PeerError } from "../errors.ts";
 import { ATTEMPT_METADATA_KEY, HASH_METADATA_KEY } from "../grpc/balancer.ts";
-import { deadlineOf } from "../grpc/deadline.ts";
 import { NODE_CHANNEL_OPTIONS } from "../grpc/peer.ts";
 import {
   ETCD_SCHEME,
@@ -20,8 +19,9 @@ import {
   RING_OPTION,
   STATIC_SCHEME,
 } from "../grpc/resolver.ts";
-import { fromServiceError } from "../grpc/status.ts";
-import { CacheClient, type GetResponse } from "../grpc/_proto.ts";
+import { errorFromStatus, fromServiceError } from "../grpc/status.ts";
+import { CacheClient } from "../grpc/_proto.ts";
+import { OwnerStream, type Waiter } from "./_owner_stream.ts";
 
 /** A value as a node returned it. */
 export interface UpstreamValue {
@@ -35,8 +35,8 @@ export interface UpstreamValue {
 
 /** Options for every upstream call. */
 export interface UpstreamCallOptions {
-  /** Aborts the call; its deadline (see `deadlineSignal`) travels to the node. */
-  signal: AbortSignal;
+  /** When to give up, in milliseconds since the epoch; it travels to the node. */
+  deadline: number;
 }
 
 /** What a gateway needs from the cluster. */
@@ -71,29 +71,41 @@ export interface GrpcUpstreamOptions {
 // node gives UNAVAILABLE, or INTERNAL for a reset stream): safe to retry.
 const RETRYABLE = new Set<number>([grpc.status.UNAVAILABLE, grpc.status.INTERNAL]);
 
+/** How often deadlines are checked and streams re-placed, in milliseconds. */
+const SWEEP_MS = 25;
+/** How long a stream may sit on another node than its key's owner before it is re-placed. */
+const REPLACE_AFTER_MS = 100;
+
 /**
- * The cluster, reached through one grpc-js channel routed by key. A call that
- * fails because its node went away is retried once on the next member.
+ * The cluster, reached through one grpc-js channel routed by key. Gets travel
+ * in batches on one long-lived stream per owner; sets and removes are unary
+ * calls. A get or call that fails because its node went away is retried once
+ * on the next member.
  *
  * @example
  * ```ts ignore
  * import { GrpcUpstream } from "@mccache/core/gateway";
- * import { deadlineSignal } from "@mccache/core/grpc";
  *
  * const upstream = new GrpcUpstream({ members: ["127.0.0.1:8001", "127.0.0.1:8002"] });
- * const { value, node } = await upstream.get("scores", "Rex", { signal: deadlineSignal(2000) });
+ * const { value, node } = await upstream.get("scores", "Rex", { deadline: Date.now() + 2000 });
  * ```
  */
 export class GrpcUpstream implements Upstream {
   #client: grpc.Client;
-  #hasher: HashRing;
+  #ringOptions: HashRingOptions;
+  #ring: HashRing;
   #source: MemberSource;
+  #unsubscribe: () => void;
+  #streams = new Map<string, OwnerStream>();
+  #dirty = new Set<OwnerStream>();
+  #flushScheduled = false;
+  #nextId = 1;
+  #sweeper: ReturnType<typeof setInterval>;
 
   /** Creates the channel; it connects on first use. */
   constructor(options: GrpcUpstreamOptions) {
     registerResolvers();
-    const ring = options.ring ?? {};
-    this.#hasher = new HashRing(ring);
+    this.#ringOptions = options.ring ?? {};
     const members = options.members;
     this.#source = "subscribe" in members ? members : { members, subscribe: () => () => {} };
     const target = "subscribe" in members
@@ -102,8 +114,11 @@ export class GrpcUpstream implements Upstream {
     this.#client = new CacheClient(target, grpc.credentials.createInsecure(), {
       ...NODE_CHANNEL_OPTIONS,
       [MEMBER_SOURCE_OPTION]: this.#source,
-      [RING_OPTION]: ring,
+      [RING_OPTION]: this.#ringOptions,
     });
+    this.#ring = this.#buildRing();
+    this.#unsubscribe = this.#source.subscribe(() => this.#membersChanged());
+    this.#sweeper = setInterval(() => this.#sweep(), SWEEP_MS);
   }
 
   /** The members the channel routes over. */
@@ -111,14 +126,12 @@ export class GrpcUpstream implements Upstream {
     return this.#source.members;
   }
 
-  /** Gets a value from the key's owner. */
-  async get(group: string, key: string, options: UpstreamCallOptions): Promise<UpstreamValue> {
-    const { response, node } = await this.#call<GetResponse>("Get", key, { group, key }, options);
-    return {
-      value: new Uint8Array(response.value),
-      ttl: response.ttl_ms > 0 ? response.ttl_ms : undefined,
-      node,
-    };
+  /** Gets a value from the key's owner (batched with other gets for it). */
+  get(group: string, key: string, options: UpstreamCallOptions): Promise<UpstreamValue> {
+    return new Promise((resolve, reject) => {
+      const waiter = { group, key, deadline: options.deadline, retried: false, resolve, reject };
+      this.#send(waiter);
+    });
   }
 
   /** Stores a value at the key's owner. */
@@ -137,9 +150,94 @@ export class GrpcUpstream implements Upstream {
     await this.#call("Remove", key, { group, key }, options);
   }
 
-  /** Closes the channel. */
+  /** Closes the streams and the channel. */
   close(): void {
+    clearInterval(this.#sweeper);
+    this.#unsubscribe();
+    for (const stream of this.#streams.values()) stream.retire();
+    this.#streams.clear();
     this.#client.close();
+  }
+
+  #buildRing(): HashRing {
+    const ring = new HashRing(this.#ringOptions);
+    ring.add(...this.#source.members);
+    return ring;
+  }
+
+  #membersChanged(): void {
+    this.#ring = this.#buildRing();
+    for (const [owner, stream] of this.#streams) {
+      if (this.#ring.has(owner)) continue;
+      this.#streams.delete(owner);
+      stream.retire();
+    }
+  }
+
+  #send(waiter: Waiter): void {
+    const owner = this.#ring.get(waiter.key);
+    if (owner === undefined) {
+      waiter.reject(new PeerError("No cache node is known"));
+      return;
+    }
+    let stream = this.#streams.get(owner);
+    if (stream === undefined || !stream.open) {
+      stream = this.#open(owner, waiter.key, 0);
+      this.#streams.set(owner, stream);
+    }
+    stream.send(this.#nextId++ >>> 0, waiter);
+    this.#dirty.add(stream);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      // setImmediate, not a microtask: Deno.serve runs microtasks after each
+      // request, so only a macrotask gathers the requests of one turn.
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #open(owner: string, key: string, attempt: number): OwnerStream {
+    const closed = (s: OwnerStream, unanswered: Waiter[], error: unknown) =>
+      this.#streamClosed(s, unanswered, error);
+    return new OwnerStream(this.#client, owner, this.#ring.hashKey(key), attempt, closed);
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    for (const stream of this.#dirty) stream.flush();
+    this.#dirty.clear();
+  }
+
+  #streamClosed(stream: OwnerStream, unanswered: Waiter[], error: unknown): void {
+    if (this.#streams.get(stream.owner) === stream) this.#streams.delete(stream.owner);
+    const code = (error as { code?: number }).code;
+    const retryable = code === undefined || RETRYABLE.has(code);
+    const retries = unanswered.filter((waiter) => retryable && !waiter.retried);
+    for (const waiter of unanswered) {
+      if (retries.includes(waiter)) continue;
+      waiter.reject(error instanceof PeerError ? error : errorFromCode(error, stream));
+    }
+    if (retries.length === 0) return;
+    // One stream for all the retries, placed on the member after the one that
+    // failed, and ended as soon as they are answered.
+    const retry = this.#open(stream.owner, retries[0].key, 1);
+    for (const waiter of retries) {
+      waiter.retried = true;
+      retry.send(this.#nextId++ >>> 0, waiter);
+    }
+    retry.retire();
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [owner, stream] of this.#streams) {
+      stream.expire(now);
+      // A stream placed on another node (its owner was down when it opened)
+      // is re-placed, so keys go back to their owner once it is back.
+      if (stream.node !== "" && stream.node !== owner && now - stream.openedAt > REPLACE_AFTER_MS) {
+        this.#streams.delete(owner);
+        stream.retire();
+      }
+    }
   }
 
   async #call<Res>(
@@ -148,13 +246,13 @@ export class GrpcUpstream implements Upstream {
     request: object,
     options: UpstreamCallOptions,
   ): Promise<{ response: Res; node: string }> {
-    const hash = String(this.#hasher.hashKey(key));
+    const hash = String(this.#ring.hashKey(key));
     try {
-      return await this.#attempt<Res>(method, hash, 0, request, options.signal);
+      return await this.#attempt<Res>(method, hash, 0, request, options.deadline);
     } catch (error) {
-      const code = (error as PeerError).cause as Partial<grpc.ServiceError> | undefined;
-      if (!(error instanceof PeerError) || !RETRYABLE.has(code?.code ?? -1)) throw error;
-      return await this.#attempt<Res>(method, hash, 1, request, options.signal);
+      const code = ((error as PeerError).cause as { code?: number } | undefined)?.code;
+      if (!(error instanceof PeerError) || !RETRYABLE.has(code ?? -1)) throw error;
+      return await this.#attempt<Res>(method, hash, 1, request, options.deadline);
     }
   }
 
@@ -163,27 +261,30 @@ export class GrpcUpstream implements Upstream {
     hash: string,
     attempt: number,
     request: object,
-    signal: AbortSignal,
+    deadline: number,
   ): Promise<{ response: Res; node: string }> {
-    if (signal.aborted) return Promise.reject(signal.reason);
     const metadata = new grpc.Metadata();
     metadata.set(HASH_METADATA_KEY, hash);
     if (attempt > 0) metadata.set(ATTEMPT_METADATA_KEY, String(attempt));
-    const deadline = deadlineOf(signal) ?? Infinity;
     return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        call.cancel();
-        reject(signal.reason);
-      };
       const rpc = (this.#client as unknown as Record<string, UnaryMethod<Res>>)[method];
       const call = rpc.call(this.#client, request, metadata, { deadline }, (error, response) => {
-        signal.removeEventListener("abort", onAbort);
         if (error) reject(fromServiceError(error, call.getPeer()));
         else resolve({ response: response!, node: call.getPeer() });
       });
-      signal.addEventListener("abort", onAbort, { once: true });
     });
   }
+}
+
+function errorFromCode(error: unknown, stream: OwnerStream): Error {
+  const { code, details } = error as { code?: number; details?: string };
+  return errorFromStatus(
+    code ?? grpc.status.UNKNOWN,
+    details ?? String(error),
+    undefined,
+    stream.node || stream.owner,
+    error,
+  );
 }
 
 type UnaryMethod<Res> = (

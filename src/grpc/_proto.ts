@@ -91,3 +91,26 @@ export interface SeedRequest {
 export interface SeedResponse {
   value: Uint8Array;
 }
+
+export interface GetItem {
+  id: number;
+  group: string;
+  key: string;
+}
+
+export interface GetBatch {
+  items: GetItem[];
+}
+
+export interface GetResult {
+  id: number;
+  value: Uint8Array;
+  ttl_ms: number;
+  code: number;
+  error: string;
+  error_name: string;
+}
+
+export interface GetResults {
+  results: GetResult[];
+}

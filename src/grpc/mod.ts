@@ -22,8 +22,14 @@
 export { deadlineOf, deadlineSignal } from "./deadline.ts";
 export { GrpcPeer, type GrpcPeerOptions, NODE_CHANNEL_OPTIONS } from "./peer.ts";
 export { GrpcPeerPicker, type GrpcPeerPickerOptions } from "./peer_picker.ts";
-export { addCacheServices, type CacheServiceOptions, MAX_MESSAGE_BYTES } from "./server.ts";
-export { ERROR_METADATA_KEY, fromServiceError, toServiceError } from "./status.ts";
+export {
+  addCacheServices,
+  type CacheServiceOptions,
+  type CacheServices,
+  MAX_MESSAGE_BYTES,
+  NODE_METADATA_KEY,
+} from "./server.ts";
+export { ERROR_METADATA_KEY, errorFromStatus, fromServiceError, toServiceError } from "./status.ts";
 export type { GroupStatsMessage, StatsResponse } from "./_proto.ts";
 export {
   ATTEMPT_METADATA_KEY,

@@ -66,14 +66,39 @@ export function fromServiceError(
 ): Error {
   const name = error.metadata?.get(ERROR_METADATA_KEY)[0];
   const details = error.details ?? error.message ?? "unknown error";
-  const rebuild = typeof name === "string" ? REBUILD[name] : undefined;
+  const code = error.code ?? grpc.status.UNKNOWN;
+  return errorFromStatus(code, details, typeof name === "string" ? name : undefined, peer, error);
+}
+
+/**
+ * Like {@linkcode fromServiceError}, from the parts of a status (as a
+ * batched result carries them).
+ *
+ * @example
+ * ```ts
+ * import { errorFromStatus } from "@mccache/core/grpc";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(errorFromStatus(5, "Tom not exist", "NotFoundError", "n1").name, "NotFoundError");
+ * ```
+ */
+export function errorFromStatus(
+  code: number,
+  details: string,
+  name: string | undefined,
+  peer: string,
+  cause?: unknown,
+): Error {
+  const rebuild = name === undefined ? undefined : REBUILD[name];
   if (rebuild) return rebuild(details);
   // The node answered and named the error: its load failed (e.g. the origin
   // is down), which is not a transport failure.
-  if (typeof name === "string" && error.code === grpc.status.UNKNOWN) {
+  if (name !== undefined && code === grpc.status.UNKNOWN) {
     return Object.assign(new Error(details), { name });
   }
-  if (error.code === grpc.status.NOT_FOUND) return REBUILD.NotFoundError(details);
-  if (error.code === grpc.status.DEADLINE_EXCEEDED) return REBUILD.TimeoutError(details);
-  return new PeerError(`${peer}: ${grpc.status[error.code ?? 2]}: ${details}`, { cause: error });
+  if (code === grpc.status.NOT_FOUND) return REBUILD.NotFoundError(details);
+  if (code === grpc.status.DEADLINE_EXCEEDED) return REBUILD.TimeoutError(details);
+  return new PeerError(`${peer}: ${grpc.status[code]}: ${details}`, {
+    cause: cause ?? { code, details },
+  });
 }

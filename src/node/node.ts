@@ -102,7 +102,10 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
   });
-  addCacheServices(server, registry, { self: addr, members: () => picker.members });
+  const services = addCacheServices(server, registry, {
+    self: addr,
+    members: () => picker.members,
+  });
   const cleanups: (() => Promise<void> | void)[] = [() => picker.close()];
   const cleanup = async () => {
     for (const fn of cleanups.reverse()) await fn();
@@ -110,7 +113,10 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   let etcd: { registrar: EtcdRegistrar; leave: () => Promise<void> } | undefined;
   try {
     await bind(server, addr);
-    cleanups.push(() => shutdown(server, 5000));
+    cleanups.push(() => {
+      services.endStreams();
+      return shutdown(server, 5000);
+    });
     registry.registerPeers(picker);
     if (options.peers) {
       picker.setMembers([...options.peers, addr]);
