@@ -36,12 +36,10 @@ export {
   PeerError,
   UnknownGroupError,
 } from "./src/errors.ts";
+export type { Getter, GetterFunc, GetterResult } from "./src/getter.ts";
 export {
   type CacheEntry,
   type GetOptions,
-  type Getter,
-  type GetterFunc,
-  type GetterResult,
   Group,
   type GroupOptions,
   type SetOptions,

@@ -12,18 +12,13 @@ import { noPeers, type PeerGetter, type PeerPicker } from "./peers.ts";
 import { SingleFlight } from "./singleflight.ts";
 import type { CacheStats, CacheType, GroupStats } from "./stats.ts";
 import type { GroupRegistry } from "./registry.ts";
-
-/** What a getter may return: a value, or a value with its own TTL in milliseconds. */
-export type GetterResult = Uint8Array | string | { value: Uint8Array | string; ttl?: number };
-
-/** Loads a key from the source of truth; throws `NotFoundError` when it does not exist. */
-export type GetterFunc = (
-  key: string,
-  options: { signal: AbortSignal },
-) => GetterResult | Promise<GetterResult>;
-
-/** A getter as a function, or as an object with a `get` method (groupcache's `Getter`). */
-export type Getter = GetterFunc | { get: GetterFunc };
+import {
+  checkTtl,
+  type Getter,
+  type GetterFunc,
+  type GetterResult,
+  toGetterFunc,
+} from "./getter.ts";
 
 /** Options for {@linkcode Group}. */
 export interface GroupOptions {
@@ -462,19 +457,4 @@ export class Group {
       if (result.status === "rejected") this.#stats.peerErrors++;
     }
   }
-}
-
-function toGetterFunc(getter: Getter): GetterFunc {
-  if (typeof getter === "function") return getter;
-  if (typeof getter?.get === "function") return (key, options) => getter.get(key, options);
-  throw new TypeError("Cannot create Group: getter must be a function or an object with get()");
-}
-
-function checkTtl(ttl: number, what: string): number {
-  if (typeof ttl !== "number" || !(ttl > 0) || !Number.isFinite(ttl)) {
-    throw new RangeError(
-      `Cannot ${what}: ttl must be a positive number of milliseconds: received ${ttl}`,
-    );
-  }
-  return ttl;
 }

@@ -6,7 +6,8 @@
  */
 
 import { UnknownGroupError } from "./errors.ts";
-import { type Getter, Group } from "./group.ts";
+import type { Getter } from "./getter.ts";
+import { Group } from "./group.ts";
 import type { PeerPicker } from "./peers.ts";
 
 /**

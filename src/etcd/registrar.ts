@@ -7,7 +7,8 @@
 
 import { type Etcd3, EtcdLeaseInvalidError, type Lease } from "etcd3";
 import { type Logger, silentLogger } from "../log/logger.ts";
-import { callDeadline, delay, describeEtcd, errorText, moreTelling } from "./client.ts";
+import { callDeadline, describeEtcd } from "./client.ts";
+import { delay, errorText, moreTelling } from "./_util.ts";
 
 /** Options for {@linkcode EtcdRegistrar}. */
 export interface EtcdRegistrarOptions {

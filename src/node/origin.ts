@@ -5,7 +5,7 @@
  */
 
 import { NotFoundError } from "../errors.ts";
-import type { GetterFunc } from "../group.ts";
+import type { GetterFunc } from "../getter.ts";
 
 /** Options for {@linkcode originGetter}. */
 export interface OriginGetterOptions {

@@ -1,0 +1,68 @@
+// Helpers shared by the registrar and the discovery; not exported from mod.ts.
+import { isBrokenCircuitError } from "cockatiel";
+
+/**
+ * Resolves after `ms` milliseconds, or at once when `signal` aborts, leaving
+ * no timer behind: the retry loops of the registrar and the discovery wait
+ * with it so that `stop()` ends them at once.
+ *
+ * @example Wait unless stopped
+ * ```ts
+ * import { delay } from "./_util.ts";
+ *
+ * const stop = new AbortController();
+ * const waiting = delay(60_000, stop.signal);
+ * stop.abort();
+ * await waiting;
+ * ```
+ */
+export function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * The first line of an error's message, at most 200 characters, for one-line
+ * log fields and error messages (grpc-js messages can be long). Not
+ *
+ * @example Shorten an error
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorText } from "./_util.ts";
+ *
+ * assert.equal(errorText(new Error("refused\nstack...")), "refused");
+ * ```
+ */
+export function errorText(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  // grpc-js ends some messages with an empty "Resolution note: ".
+  const line = message.split("\n", 1)[0].replace(/[.\s]*Resolution note:\s*$/, "");
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
+}
+
+/**
+ * Of two failures of one operation, the one that says more: a circuit
+ * breaker's refusal ("Execution prevented because the circuit breaker is
+ * open") says less than the failure that opened it.
+ *
+ * @example Keep the telling error
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BrokenCircuitError } from "cockatiel";
+ * import { moreTelling } from "./_util.ts";
+ *
+ * const refused = new Error("connect ECONNREFUSED");
+ * assert.equal(moreTelling(refused, new BrokenCircuitError()), refused);
+ * ```
+ */
+export function moreTelling(previous: unknown, next: unknown): unknown {
+  return isBrokenCircuitError(next) && previous !== undefined ? previous : next;
+}

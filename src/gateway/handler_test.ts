@@ -1,0 +1,119 @@
+// The gateway's request handling against a fake upstream with counters; the
+// real cluster is exercised by tests/gateway_test.ts.
+import assert from "node:assert/strict";
+import { NotFoundError, PeerError } from "../errors.ts";
+import { createGatewayHandler, type GatewayHandlerOptions } from "./handler.ts";
+import type { Upstream, UpstreamCallOptions, UpstreamValue } from "./upstream.ts";
+
+class FakeUpstream implements Upstream {
+  gets: string[] = [];
+  sets: string[] = [];
+  removes: string[] = [];
+  values = new Map<string, string>();
+  delayMs = 0;
+  fail: Error | undefined;
+  members = ["127.0.0.1:8001"];
+
+  async get(group: string, key: string, _: UpstreamCallOptions): Promise<UpstreamValue> {
+    this.gets.push(`${group}/${key}`);
+    if (this.delayMs) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    if (this.fail) throw this.fail;
+    const value = this.values.get(`${group}/${key}`);
+    if (value === undefined) throw new NotFoundError(`${key} not exist`);
+    return { value: new TextEncoder().encode(value), ttl: undefined, node: "127.0.0.1:8001" };
+  }
+  set(group: string, key: string, value: Uint8Array): Promise<void> {
+    this.sets.push(`${group}/${key}`);
+    this.values.set(`${group}/${key}`, new TextDecoder().decode(value));
+    return Promise.resolve();
+  }
+  remove(group: string, key: string): Promise<void> {
+    this.removes.push(`${group}/${key}`);
+    this.values.delete(`${group}/${key}`);
+    return Promise.resolve();
+  }
+  close(): void {}
+}
+
+function setup(options: Partial<GatewayHandlerOptions> = {}) {
+  const upstream = new FakeUpstream();
+  const handler = createGatewayHandler({ upstream, ...options });
+  const request = async (path: string, init?: RequestInit) => {
+    const response = await handler(new Request(`http://gateway${path}`, init));
+    return { status: response.status, body: await response.text(), headers: response.headers };
+  };
+  return { upstream, request };
+}
+
+Deno.test("The gateway collapses identical concurrent GETs into one upstream call", async () => {
+  const { upstream, request } = setup();
+  upstream.values.set("g/k", "v");
+  upstream.values.set("g:x/y", "other");
+  upstream.delayMs = 20;
+  const answers = await Promise.all(Array.from({ length: 100 }, () => request("/mccache/g/k")));
+  assert.ok(answers.every((a) => a.status === 200 && a.body === "v"));
+  assert.deepEqual(upstream.gets, ["g/k"]);
+  // Group/key pairs that would collide if simply joined stay apart.
+  const [a, b] = await Promise.all([request("/mccache/g%3Ax/y"), request("/mccache/g/x%3Ay")]);
+  assert.equal(a.body, "other");
+  assert.equal(b.status, 404);
+});
+
+Deno.test("The gateway hot cache serves hot keys for at most --hot-ttl and drops them on PUT and DELETE", async () => {
+  const { upstream, request } = setup({ hotTtl: 50, random: () => 0 }); // admit every value
+  upstream.values.set("g/k", "v1");
+  assert.equal((await request("/mccache/g/k")).headers.get("x-mccache-gateway-cache"), "miss");
+  const hot = await request("/mccache/g/k");
+  assert.equal(hot.body, "v1");
+  assert.equal(hot.headers.get("x-mccache-gateway-cache"), "hot");
+  assert.equal(upstream.gets.length, 1);
+
+  assert.equal((await request("/mccache/g/k", { method: "PUT", body: "v2" })).status, 204);
+  assert.equal((await request("/mccache/g/k")).body, "v2"); // not the hot copy of v1
+  assert.equal(upstream.gets.length, 2);
+
+  upstream.values.set("g/k", "changed elsewhere");
+  const deadline = Date.now() + 2000;
+  while ((await request("/mccache/g/k")).body !== "changed elsewhere") {
+    assert.ok(Date.now() < deadline, "the hot copy outlived --hot-ttl");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.equal((await request("/mccache/g/k", { method: "DELETE" })).status, 204);
+  assert.equal((await request("/mccache/g/k")).status, 404);
+});
+
+Deno.test("The gateway admits about 1 in 10 values into its hot cache", async () => {
+  let calls = 0;
+  const { upstream, request } = setup({ hotTtl: 60_000, random: () => (calls++ % 10) / 10 });
+  for (let i = 0; i < 100; i++) upstream.values.set(`g/k${i}`, "v");
+  for (let i = 0; i < 100; i++) await request(`/mccache/g/k${i}`);
+  for (let i = 0; i < 100; i++) await request(`/mccache/g/k${i}`);
+  assert.equal(upstream.gets.length, 200 - 10);
+});
+
+Deno.test("The gateway maps upstream failures to 502, 503 and 504", async (t) => {
+  const cases: [string, Error, number][] = [
+    ["the getter failed", new Error("origin answered 500"), 502],
+    ["no node reachable", new PeerError("127.0.0.1:8001: UNAVAILABLE"), 503],
+    ["deadline passed", new DOMException("Deadline passed", "TimeoutError"), 504],
+  ];
+  for (const [name, error, status] of cases) {
+    await t.step(name, async () => {
+      const { upstream, request } = setup();
+      upstream.fail = error;
+      const response = await request("/mccache/g/k");
+      assert.equal(response.status, status);
+      assert.equal(typeof JSON.parse(response.body).error, "string");
+    });
+  }
+});
+
+Deno.test("The gateway refuses raw dot segments and serves /healthz", async () => {
+  const { upstream, request } = setup();
+  // Request() resolves dot segments as clients do; raw ones are refused too.
+  assert.equal((await request("/mccache/g/%2E%2E")).status, 400);
+  assert.equal((await request("/healthz")).status, 200);
+  upstream.members = [];
+  assert.equal((await request("/healthz")).status, 503);
+  assert.equal((await request("/metrics")).status, 404); // no metrics given
+});
