@@ -97,6 +97,9 @@ export class GrpcUpstream implements Upstream {
   #source: MemberSource;
   #unsubscribe: () => void;
   #streams = new Map<string, OwnerStream>();
+  // Every stream not yet closed, the retiring ones included: all of them
+  // hold gets whose deadlines must be enforced.
+  #live = new Set<OwnerStream>();
   #dirty = new Set<OwnerStream>();
   #flushScheduled = false;
   #nextId = 1;
@@ -198,7 +201,9 @@ export class GrpcUpstream implements Upstream {
   #open(owner: string, key: string, attempt: number): OwnerStream {
     const closed = (s: OwnerStream, unanswered: Waiter[], error: unknown) =>
       this.#streamClosed(s, unanswered, error);
-    return new OwnerStream(this.#client, owner, this.#ring.hashKey(key), attempt, closed);
+    const stream = new OwnerStream(this.#client, owner, this.#ring.hashKey(key), attempt, closed);
+    this.#live.add(stream);
+    return stream;
   }
 
   #flush(): void {
@@ -208,13 +213,14 @@ export class GrpcUpstream implements Upstream {
   }
 
   #streamClosed(stream: OwnerStream, unanswered: Waiter[], error: unknown): void {
+    this.#live.delete(stream);
     if (this.#streams.get(stream.owner) === stream) this.#streams.delete(stream.owner);
     const code = (error as { code?: number }).code;
     const retryable = code === undefined || RETRYABLE.has(code);
-    const retries = unanswered.filter((waiter) => retryable && !waiter.retried);
+    const retries: Waiter[] = [];
     for (const waiter of unanswered) {
-      if (retries.includes(waiter)) continue;
-      waiter.reject(error instanceof PeerError ? error : errorFromCode(error, stream));
+      if (retryable && !waiter.retried) retries.push(waiter);
+      else waiter.reject(error instanceof PeerError ? error : errorFromCode(error, stream));
     }
     if (retries.length === 0) return;
     // One stream for all the retries, placed on the member after the one that
@@ -229,8 +235,8 @@ export class GrpcUpstream implements Upstream {
 
   #sweep(): void {
     const now = Date.now();
+    for (const stream of this.#live) stream.expire(now);
     for (const [owner, stream] of this.#streams) {
-      stream.expire(now);
       // A stream placed on another node (its owner was down when it opened)
       // is re-placed, so keys go back to their owner once it is back.
       if (stream.node !== "" && stream.node !== owner && now - stream.openedAt > REPLACE_AFTER_MS) {

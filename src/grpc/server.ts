@@ -159,7 +159,11 @@ function serveGetStream(
   let ended = false;
   const flush = () => {
     scheduled = false;
-    if (ready.length > 0 && !call.cancelled) call.write({ results: ready });
+    // A caller that does not read its results stops getting new ones read.
+    if (ready.length > 0 && !call.cancelled && !call.write({ results: ready })) {
+      call.pause();
+      call.once("drain", () => call.resume());
+    }
     ready = [];
     if (ended && pending === 0) call.end();
   };
