@@ -36,9 +36,10 @@ export {
   PeerError,
   UnknownGroupError,
 } from "./src/errors.ts";
-export type { Getter, GetterFunc, GetterResult } from "./src/getter.ts";
+export type { Getter, GetterFunc, GetterResult, GetterValue } from "./src/getter.ts";
 export {
   type CacheEntry,
+  ENTRY_OVERHEAD,
   type GetOptions,
   Group,
   type GroupOptions,

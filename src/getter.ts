@@ -4,8 +4,17 @@
  * @module
  */
 
-/** What a getter may return: a value, or a value with its own TTL in milliseconds. */
-export type GetterResult = Uint8Array | string | { value: Uint8Array | string; ttl?: number };
+import { ByteView } from "./byte_view.ts";
+
+/** A value as a getter may give it. Bytes and strings are copied; a `ByteView` is kept as it is. */
+export type GetterValue = Uint8Array | string | ByteView;
+
+/**
+ * What a getter may return: a value, or a value with its own TTL in
+ * milliseconds. Return `ByteView.adopt(bytes)` for bytes nothing else holds
+ * (e.g. a response body just read) to save the copy.
+ */
+export type GetterResult = GetterValue | { value: GetterValue; ttl?: number };
 
 /** Loads a key from the source of truth; throws `NotFoundError` when it does not exist. */
 export type GetterFunc = (
@@ -31,4 +40,14 @@ export function checkTtl(ttl: number, what: string): number {
     );
   }
   return ttl;
+}
+
+/** Returns `value` as a view the cache may keep. */
+export function toByteView(value: GetterValue): ByteView {
+  return value instanceof ByteView ? value : ByteView.from(value);
+}
+
+/** Reports whether `value` is a {@linkcode GetterValue}. */
+export function isGetterValue(value: unknown): value is GetterValue {
+  return typeof value === "string" || value instanceof Uint8Array || value instanceof ByteView;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Group, type GroupOptions } from "./group.ts";
+import { ByteView } from "./byte_view.ts";
+import { ENTRY_OVERHEAD, Group, type GroupOptions } from "./group.ts";
 import { InvalidKeyError, NotFoundError, PeerError } from "./errors.ts";
 import { MAX_KEY_BYTES } from "./key.ts";
 import type { PeerGetter, PeerPicker, PeerRequest } from "./peers.ts";
@@ -132,10 +133,23 @@ Deno.test("Group accepts the getter forms and rejects bad results", async () => 
   const bytes = new Group({ name: "b", maxBytes: 1024, getter: () => new Uint8Array([1, 2]) });
   assert.deepEqual((await bytes.get("a")).bytes(), new Uint8Array([1, 2]));
   const bad = new Group({ name: "bad", maxBytes: 1024, getter: () => 42 as unknown as string });
-  await assert.rejects(bad.get("a"), /must return a Uint8Array, a string or \{ value, ttl \}/);
+  await assert.rejects(
+    bad.get("a"),
+    /must return a Uint8Array, a string, a ByteView or \{ value, ttl \}/,
+  );
   const badTtl = new Group({ name: "t", maxBytes: 1024, getter: () => ({ value: "v", ttl: -5 }) });
   await assert.rejects(badTtl.get("a"), RangeError);
   assert.equal(bad.stats().localLoadErrs, 1);
+});
+
+Deno.test("Group keeps a ByteView from the getter without copying it", async () => {
+  const view = ByteView.adopt(new TextEncoder().encode("adopted"));
+  const group = new Group({
+    name: "a",
+    maxBytes: 1024,
+    getter: () => ({ value: view, ttl: 1000 }),
+  });
+  assert.equal(await group.get("k"), view);
 });
 
 Deno.test("Group copies getter bytes so later changes do not reach the cache", async () => {
@@ -206,6 +220,7 @@ Deno.test("Group keeps main + hot within maxBytes over any sequence of operation
     getter: (key) => "x".repeat(key.length * 3),
     peers: picker(owner),
     random,
+    entryOverhead: 4,
   });
   for (let i = 0; i < 5000; i++) {
     const key = `${random() < 0.5 ? "p" : "l"}${Math.floor(random() * 50)}`;
@@ -320,6 +335,16 @@ Deno.test("Group does not cache a load that raced with set", async () => {
   release();
   assert.equal((await loading).text(), "stale");
   assert.equal((await group.get("k")).text(), "fresh");
+});
+
+Deno.test("Group charges each entry its key, its value and the entry overhead", async () => {
+  const { group } = counting({ entryOverhead: 100 });
+  await group.get("日本"); // 6 key bytes, value "v:日本" 8 bytes
+  assert.equal(group.cacheStats("main").bytes, 6 + 8 + 100);
+  const { group: fresh } = counting();
+  await fresh.get("k");
+  assert.equal(fresh.cacheStats("main").bytes, 1 + 3 + ENTRY_OVERHEAD);
+  assert.throws(() => counting({ entryOverhead: -1 }), /entryOverhead/);
 });
 
 Deno.test("Group with maxBytes 0 caches nothing", async () => {

@@ -48,14 +48,14 @@ export interface GroupStats {
  * import assert from "node:assert/strict";
  * import { Group, type CacheStats } from "@mccache/core";
  *
- * const group = new Group({ name: "c", maxBytes: 1024, getter: (key) => key });
+ * const group = new Group({ name: "c", maxBytes: 4096, getter: (key) => key, entryOverhead: 0 });
  * await group.get("ab");
  * const main: CacheStats = group.cacheStats("main");
  * assert(main.items === 1 && main.bytes === 4);
  * ```
  */
 export interface CacheStats {
-  /** Bytes taken by keys and values. */
+  /** Bytes charged: keys, values and, in a group, the per-entry overhead. */
   bytes: number;
   /** Number of entries. */
   items: number;

@@ -14,6 +14,9 @@ export const PERMISSIONS = [
   "--allow-env=GRPC_*,grpc_proxy,https_proxy,http_proxy,no_grpc_proxy,no_proxy",
 ];
 
+/** The V8 flag the README recommends for nodes: it keeps a node within about twice its budget. */
+export const NODE_V8_FLAGS = ["--v8-flags=--optimize-for-size"];
+
 const ROOT = new URL("..", import.meta.url).pathname;
 const START_TIMEOUT_MS = 20_000;
 
@@ -124,7 +127,7 @@ export class NodeProcess extends Process {
     extraPermissions: string[] = [],
   ) {
     const flags = ["--addr", addr, "--http-addr", httpAddr, "--log-level", "debug", ...args];
-    super("cli/node.ts", flags, extraPermissions);
+    super("cli/node.ts", flags, [...NODE_V8_FLAGS, ...extraPermissions]);
   }
 }
 

