@@ -42,7 +42,7 @@ export class NotFoundError extends Error {
  * import assert from "node:assert/strict";
  * import { Group, InvalidKeyError } from "@mccache/core";
  *
- * const group = new Group({ name: "k", maxBytes: 1024, getter: (key) => key });
+ * const group = new Group({ name: "k", maxBytes: 1 << 20, getter: (key) => key });
  * await assert.rejects(group.get(""), InvalidKeyError);
  * ```
  */

@@ -81,7 +81,7 @@ Deno.test("Group never caches errors and gives every waiter the error", async ()
   let calls = 0;
   const group = new Group({
     name: "g",
-    maxBytes: 1024,
+    maxBytes: 1 << 20,
     getter: () => {
       calls++;
       if (calls === 1) throw new Error("origin down");
@@ -97,7 +97,7 @@ Deno.test("Group never caches errors and gives every waiter the error", async ()
 Deno.test("Group passes NotFoundError through and does not cache it", async () => {
   const group = new Group({
     name: "g",
-    maxBytes: 1024,
+    maxBytes: 1 << 20,
     getter: (key) => {
       throw new NotFoundError(`${key} not exist`);
     },
@@ -128,16 +128,20 @@ Deno.test("Group rejects bad keys with InvalidKeyError", async (t) => {
 });
 
 Deno.test("Group accepts the getter forms and rejects bad results", async () => {
-  const object = new Group({ name: "o", maxBytes: 1024, getter: { get: (key) => key } });
+  const object = new Group({ name: "o", maxBytes: 1 << 20, getter: { get: (key) => key } });
   assert.equal((await object.get("a")).text(), "a");
-  const bytes = new Group({ name: "b", maxBytes: 1024, getter: () => new Uint8Array([1, 2]) });
+  const bytes = new Group({ name: "b", maxBytes: 1 << 20, getter: () => new Uint8Array([1, 2]) });
   assert.deepEqual((await bytes.get("a")).bytes(), new Uint8Array([1, 2]));
-  const bad = new Group({ name: "bad", maxBytes: 1024, getter: () => 42 as unknown as string });
+  const bad = new Group({ name: "bad", maxBytes: 1 << 20, getter: () => 42 as unknown as string });
   await assert.rejects(
     bad.get("a"),
     /must return a Uint8Array, a string, a ByteView or \{ value, ttl \}/,
   );
-  const badTtl = new Group({ name: "t", maxBytes: 1024, getter: () => ({ value: "v", ttl: -5 }) });
+  const badTtl = new Group({
+    name: "t",
+    maxBytes: 1 << 20,
+    getter: () => ({ value: "v", ttl: -5 }),
+  });
   await assert.rejects(badTtl.get("a"), RangeError);
   assert.equal(bad.stats().localLoadErrs, 1);
 });
@@ -146,7 +150,7 @@ Deno.test("Group keeps a ByteView from the getter without copying it", async () 
   const view = ByteView.adopt(new TextEncoder().encode("adopted"));
   const group = new Group({
     name: "a",
-    maxBytes: 1024,
+    maxBytes: 1 << 20,
     getter: () => ({ value: view, ttl: 1000 }),
   });
   assert.equal(await group.get("k"), view);
@@ -154,7 +158,7 @@ Deno.test("Group keeps a ByteView from the getter without copying it", async () 
 
 Deno.test("Group copies getter bytes so later changes do not reach the cache", async () => {
   const buffer = new Uint8Array([1, 2, 3]);
-  const group = new Group({ name: "c", maxBytes: 1024, getter: () => buffer });
+  const group = new Group({ name: "c", maxBytes: 1 << 20, getter: () => buffer });
   await group.get("k");
   buffer[0] = 9;
   assert.equal((await group.get("k")).at(0), 1);
@@ -324,7 +328,7 @@ Deno.test("Group does not cache a load that raced with set", async () => {
   let release!: () => void;
   const group = new Group({
     name: "race",
-    maxBytes: 1024,
+    maxBytes: 1 << 20,
     getter: async () => {
       await new Promise<void>((resolve) => release = resolve);
       return "stale";

@@ -20,7 +20,7 @@ import type { PeerPicker } from "./peers.ts";
  * import { Group, GroupRegistry } from "@mccache/core";
  *
  * const registry = new GroupRegistry();
- * new Group({ name: "a", maxBytes: 1024, getter: (key) => key, registry });
+ * new Group({ name: "a", maxBytes: 1 << 20, getter: (key) => key, registry });
  * assert(registry.get("a")?.name === "a");
  * assert(registry.names().join() === "a");
  * ```

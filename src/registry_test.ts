@@ -41,9 +41,9 @@ Deno.test("GroupRegistry gives its peer picker to groups added before and after"
     peers: () => [],
   };
   const registry = new GroupRegistry();
-  const before = new Group({ name: "before", maxBytes: 1024, getter: () => "local", registry });
+  const before = new Group({ name: "before", maxBytes: 1 << 20, getter: () => "local", registry });
   registry.registerPeers(peers);
-  const after = new Group({ name: "after", maxBytes: 1024, getter: () => "local", registry });
+  const after = new Group({ name: "after", maxBytes: 1 << 20, getter: () => "local", registry });
   assert.equal((await before.get("a")).text(), "remote");
   assert.equal((await after.get("b")).text(), "remote");
   assert.deepEqual(asked, ["a", "b"]);

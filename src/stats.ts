@@ -12,7 +12,7 @@
  * import assert from "node:assert/strict";
  * import { Group, type GroupStats } from "@mccache/core";
  *
- * const group = new Group({ name: "s", maxBytes: 1024, getter: (key) => key });
+ * const group = new Group({ name: "s", maxBytes: 1 << 20, getter: (key) => key });
  * await group.get("a");
  * await group.get("a");
  * const stats: GroupStats = group.stats();

@@ -125,7 +125,7 @@ async function discover(
 function listen(
   hostname: string,
   port: number,
-  handler: (request: Request) => Promise<Response>,
+  handler: (request: Request) => Response | Promise<Response>,
 ): Deno.HttpServer<Deno.NetAddr> {
   try {
     return Deno.serve({ hostname, port, onListen: () => {} }, handler);

@@ -3,6 +3,7 @@
 // built-in fetch load generator), each scenario printed as a ratio to a bare
 // Deno.serve measured in the same run; then the RSS of every process and a
 // 1 GiB memory run against one node. Run: deno task bench:cluster --help
+import { ENTRY_OVERHEAD } from "../../mod.ts";
 import { parseArgs } from "node:util";
 import { parseDuration } from "../../src/node/units.ts";
 import { startEtcd } from "../_etcd.ts";
@@ -158,10 +159,11 @@ function scenarios(): Scenario[] {
 }
 
 // Each node's --cache-bytes, sized so that the cluster holds ~20% of
-// scenario c's keys: an entry costs its key's bytes + the value's, main and
-// hot caches share the budget, and the keys are spread over the nodes.
+// scenario c's keys: an entry costs its key's bytes + the value's + the
+// group's per-entry overhead, main and hot caches share the budget, and the
+// keys are spread over the nodes.
 function nodeCacheBytes(): number {
-  const entry = meanEntryBytes("z", ZIPF_KEYS, VALUE_BYTES);
+  const entry = meanEntryBytes("z", ZIPF_KEYS, VALUE_BYTES) + ENTRY_OVERHEAD;
   return Math.ceil(ZIPF_CACHED_SHARE * ZIPF_KEYS * entry / NODES);
 }
 

@@ -1,0 +1,236 @@
+// Hand-written protobuf codec for the GetStream messages (GetBatch and
+// GetResults of proto/mccache.proto), the gateway's hot path. Same bytes as
+// protobufjs; it skips the intermediate objects protobufjs + proto-loader
+// make per message (decode, then toObject) and copies each value once.
+// codec_test.ts checks both directions against protobufjs.
+import { Buffer } from "node:buffer";
+import { utf8Length } from "../_utf8.ts";
+import type { GetBatch, GetItem, GetResult, GetResults } from "./_proto.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+// Field tags: (field number << 3) | wire type (0 = varint, 2 = length-delimited).
+const TAG_REPEATED = 0x0a; // field 1, LEN: GetBatch.items, GetResults.results
+const TAG_ID = 0x08;
+const TAG_GROUP = 0x12; // GetItem.group
+const TAG_KEY = 0x1a; // GetItem.key
+const TAG_VALUE = 0x12; // GetResult.value
+const TAG_TTL = 0x18;
+const TAG_CODE = 0x20;
+const TAG_ERROR = 0x2a;
+const TAG_ERROR_NAME = 0x32;
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+class Writer {
+  offset = 0;
+  constructor(readonly buf: Buffer) {}
+
+  varint(n: number): void {
+    const buf = this.buf;
+    while (n >= 0x80) {
+      buf[this.offset++] = (n & 0x7f) | 0x80;
+      n = Math.floor(n / 128);
+    }
+    buf[this.offset++] = n;
+  }
+
+  bytes(tag: number, bytes: Uint8Array): void {
+    this.buf[this.offset++] = tag;
+    this.varint(bytes.length);
+    this.buf.set(bytes, this.offset);
+    this.offset += bytes.length;
+  }
+
+  string(tag: number, text: string, size: number): void {
+    this.buf[this.offset++] = tag;
+    this.varint(size);
+    this.offset += encoder.encodeInto(text, this.buf.subarray(this.offset)).written;
+  }
+}
+
+const utf8Size = utf8Length;
+
+/** Encodes a GetBatch. */
+export function encodeGetBatch({ items }: GetBatch): Buffer {
+  const sizes: number[] = [];
+  let total = 0;
+  for (const item of items) {
+    const group = utf8Size(item.group);
+    const key = utf8Size(item.key);
+    const body = 1 + varintSize(item.id) + 1 + varintSize(group) + group + 1 + varintSize(key) +
+      key;
+    sizes.push(group, key, body);
+    total += 1 + varintSize(body) + body;
+  }
+  const writer = new Writer(Buffer.allocUnsafe(total));
+  items.forEach((item, i) => {
+    writer.buf[writer.offset++] = TAG_REPEATED;
+    writer.varint(sizes[i * 3 + 2]);
+    writer.buf[writer.offset++] = TAG_ID;
+    writer.varint(item.id);
+    writer.string(TAG_GROUP, item.group, sizes[i * 3]);
+    writer.string(TAG_KEY, item.key, sizes[i * 3 + 1]);
+  });
+  return writer.buf;
+}
+
+/** Encodes a GetResults. */
+export function encodeGetResults({ results }: GetResults): Buffer {
+  const sizes: number[] = [];
+  let total = 0;
+  for (const r of results) {
+    const error = r.code === 0 ? 0 : utf8Size(r.error);
+    const name = r.code === 0 ? 0 : utf8Size(r.error_name);
+    let body = 1 + varintSize(r.id);
+    if (r.value.length > 0) body += 1 + varintSize(r.value.length) + r.value.length;
+    if (r.ttl_ms > 0) body += 1 + varintSize(r.ttl_ms);
+    if (r.code !== 0) body += 1 + varintSize(r.code);
+    if (error > 0) body += 1 + varintSize(error) + error;
+    if (name > 0) body += 1 + varintSize(name) + name;
+    sizes.push(error, name, body);
+    total += 1 + varintSize(body) + body;
+  }
+  const writer = new Writer(Buffer.allocUnsafe(total));
+  results.forEach((r, i) => {
+    writer.buf[writer.offset++] = TAG_REPEATED;
+    writer.varint(sizes[i * 3 + 2]);
+    writer.buf[writer.offset++] = TAG_ID;
+    writer.varint(r.id);
+    if (r.value.length > 0) writer.bytes(TAG_VALUE, r.value);
+    if (r.ttl_ms > 0) {
+      writer.buf[writer.offset++] = TAG_TTL;
+      writer.varint(r.ttl_ms);
+    }
+    if (r.code !== 0) {
+      writer.buf[writer.offset++] = TAG_CODE;
+      writer.varint(r.code);
+    }
+    if (sizes[i * 3] > 0) writer.string(TAG_ERROR, r.error, sizes[i * 3]);
+    if (sizes[i * 3 + 1] > 0) writer.string(TAG_ERROR_NAME, r.error_name, sizes[i * 3 + 1]);
+  });
+  return writer.buf;
+}
+
+class Reader {
+  offset: number;
+  constructor(readonly buf: Uint8Array, start = 0, readonly end = buf.length) {
+    this.offset = start;
+  }
+
+  varint(): number {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.offset >= this.end) throw new RangeError("Truncated varint");
+      const b = this.buf[this.offset++];
+      result += (b & 0x7f) * scale;
+      if (b < 0x80) return result;
+      scale *= 128;
+    }
+    throw new RangeError("Varint too long");
+  }
+
+  // Returns [start, end) of a length-delimited field's content.
+  span(): number {
+    const length = this.varint();
+    const start = this.offset;
+    this.offset += length;
+    if (this.offset > this.end) throw new RangeError("Truncated field");
+    return start;
+  }
+
+  skip(tag: number): void {
+    switch (tag & 7) {
+      case 0:
+        this.varint();
+        return;
+      case 1:
+        this.offset += 8;
+        return;
+      case 2:
+        this.span();
+        return;
+      case 5:
+        this.offset += 4;
+        return;
+    }
+    throw new RangeError(`Unsupported wire type ${tag & 7}`);
+  }
+}
+
+// Calls `each` with a reader over every field-1 message of `buf`.
+function forEachRepeated(buf: Uint8Array, each: (reader: Reader) => void): void {
+  const outer = new Reader(buf);
+  while (outer.offset < outer.end) {
+    const tag = outer.varint();
+    if (tag !== TAG_REPEATED) {
+      outer.skip(tag);
+      continue;
+    }
+    const start = outer.span();
+    each(new Reader(buf, start, outer.offset));
+  }
+}
+
+/** Decodes a GetBatch. */
+export function decodeGetBatch(buf: Uint8Array): GetBatch {
+  const items: GetItem[] = [];
+  forEachRepeated(buf, (r) => {
+    const item: GetItem = { id: 0, group: "", key: "" };
+    while (r.offset < r.end) {
+      const tag = r.varint();
+      if (tag === TAG_ID) item.id = r.varint();
+      else if (tag === TAG_GROUP) item.group = decoder.decode(buf.subarray(r.span(), r.offset));
+      else if (tag === TAG_KEY) item.key = decoder.decode(buf.subarray(r.span(), r.offset));
+      else r.skip(tag);
+    }
+    items.push(item);
+  });
+  return { items };
+}
+
+const EMPTY = new Uint8Array(0);
+
+// A Buffer's slice() is a view of the message, which grpc-js reuses: copy.
+function copy(buf: Uint8Array, start: number, end: number): Uint8Array {
+  const value = new Uint8Array(end - start);
+  value.set(buf.subarray(start, end));
+  return value;
+}
+
+/** Decodes a GetResults; each value is a copy the caller may keep. */
+export function decodeGetResults(buf: Uint8Array): GetResults {
+  const results: GetResult[] = [];
+  forEachRepeated(buf, (r) => {
+    const result: GetResult = {
+      id: 0,
+      value: EMPTY,
+      ttl_ms: 0,
+      code: 0,
+      error: "",
+      error_name: "",
+    };
+    while (r.offset < r.end) {
+      const tag = r.varint();
+      if (tag === TAG_ID) result.id = r.varint();
+      else if (tag === TAG_VALUE) result.value = copy(buf, r.span(), r.offset);
+      else if (tag === TAG_TTL) result.ttl_ms = r.varint();
+      else if (tag === TAG_CODE) result.code = r.varint();
+      else if (tag === TAG_ERROR) result.error = decoder.decode(buf.subarray(r.span(), r.offset));
+      else if (tag === TAG_ERROR_NAME) {
+        result.error_name = decoder.decode(buf.subarray(r.span(), r.offset));
+      } else r.skip(tag);
+    }
+    results.push(result);
+  });
+  return { results };
+}

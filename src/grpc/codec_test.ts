@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import protobuf from "protobufjs";
+import { mccache } from "./_descriptors.ts";
+import {
+  decodeGetBatch,
+  decodeGetResults,
+  encodeGetBatch,
+  encodeGetResults,
+} from "./_stream_codec.ts";
+
+// The reference: protobufjs with the embedded descriptors of proto/mccache.proto.
+const root = protobuf.Root.fromJSON(mccache as protobuf.INamespace);
+const GetBatch = root.lookupType("mccache.v1.GetBatch");
+const GetResults = root.lookupType("mccache.v1.GetResults");
+
+const items = [
+  { id: 1, group: "scores", key: "Rex" },
+  { id: 300, group: "g", key: "日本語 ✓" },
+  { id: 4_294_967_295, group: "long", key: "k".repeat(5000) },
+  { id: 7, group: "", key: "" },
+];
+
+const results = [
+  { id: 1, value: new Uint8Array([1, 2, 3]), ttl_ms: 60_000, code: 0, error: "", error_name: "" },
+  { id: 2, value: new Uint8Array(0), ttl_ms: 0, code: 0, error: "", error_name: "" },
+  {
+    id: 3,
+    value: new Uint8Array(0),
+    ttl_ms: 0,
+    code: 5,
+    error: "Tom not exist",
+    error_name: "NotFoundError",
+  },
+  {
+    id: 4,
+    value: new Uint8Array(70_000).fill(9),
+    ttl_ms: 2 ** 40,
+    code: 0,
+    error: "",
+    error_name: "",
+  },
+  {
+    id: 5,
+    value: new Uint8Array(0),
+    ttl_ms: 0,
+    code: 2,
+    error: "origin: ünïcode",
+    error_name: "Error",
+  },
+];
+
+function normalize(message: protobuf.Message, type: protobuf.Type) {
+  return type.toObject(message, { longs: Number, defaults: true, bytes: Array });
+}
+
+Deno.test("The GetStream codec writes the bytes protobufjs reads", () => {
+  assert.deepEqual(
+    normalize(GetBatch.decode(encodeGetBatch({ items })), GetBatch),
+    normalize(GetBatch.fromObject({ items }), GetBatch),
+  );
+  assert.deepEqual(
+    normalize(GetResults.decode(encodeGetResults({ results })), GetResults),
+    normalize(GetResults.fromObject({ results }), GetResults),
+  );
+});
+
+Deno.test("The GetStream codec reads the bytes protobufjs writes", () => {
+  assert.deepEqual(decodeGetBatch(GetBatch.encode(GetBatch.fromObject({ items })).finish()), {
+    items,
+  });
+  const decoded = decodeGetResults(GetResults.encode(GetResults.fromObject({ results })).finish());
+  assert.deepEqual(
+    decoded.results.map((r) => ({ ...r, value: [...r.value] })),
+    results.map((r) => ({ ...r, value: [...r.value] })),
+  );
+});
+
+Deno.test("The GetStream codec copies values out of the message and skips unknown fields", () => {
+  const message = encodeGetResults({ results: [results[0]] });
+  // An unknown field 15 (varint 42) appended inside the result, as a newer peer might send.
+  const withUnknown = new Uint8Array([0x0a, message[1] + 2, ...message.subarray(2), 0x78, 42]);
+  const decoded = decodeGetResults(withUnknown).results[0];
+  assert.deepEqual([...decoded.value], [1, 2, 3]);
+  withUnknown.fill(0);
+  assert.deepEqual([...decoded.value], [1, 2, 3]);
+  assert.throws(() => decodeGetResults(new Uint8Array([0x0a, 10, 0x08])), RangeError);
+});
