@@ -20,6 +20,19 @@ const LOADER_OPTIONS: protoLoader.Options = {
 
 function load(descriptor: unknown): grpc.GrpcObject {
   const definition = protoLoader.fromJSON(descriptor as INamespace, LOADER_OPTIONS);
+  // GetStream carries the gateway's traffic: it uses the hand-written codec
+  // (same bytes as protobufjs, fewer objects), on both ends. Set before the
+  // client class is made: its methods keep the serializers they were made with.
+  const getStream = (definition["mccache.v1.Cache"] as grpc.ServiceDefinition | undefined)
+    ?.GetStream;
+  if (getStream) {
+    Object.assign(getStream, {
+      requestSerialize: encodeGetBatch,
+      requestDeserialize: decodeGetBatch,
+      responseSerialize: encodeGetResults,
+      responseDeserialize: decodeGetResults,
+    });
+  }
   return grpc.loadPackageDefinition(definition);
 }
 
@@ -86,14 +99,6 @@ export interface StatsResponse {
   members: string[];
   groups: GroupStatsMessage[];
 }
-
-// GetStream carries the gateway's traffic: it uses the hand-written codec
-// (same bytes as protobufjs, fewer objects), on both ends.
-const getStream = CacheClient.service.GetStream;
-getStream.requestSerialize = encodeGetBatch as typeof getStream.requestSerialize;
-getStream.requestDeserialize = decodeGetBatch;
-getStream.responseSerialize = encodeGetResults as typeof getStream.responseSerialize;
-getStream.responseDeserialize = decodeGetResults;
 
 /** The seed's geecachepb.Request. */
 export interface SeedRequest {

@@ -85,3 +85,18 @@ Deno.test("The GetStream codec copies values out of the message and skips unknow
   assert.deepEqual([...decoded.value], [1, 2, 3]);
   assert.throws(() => decodeGetResults(new Uint8Array([0x0a, 10, 0x08])), RangeError);
 });
+
+Deno.test("The gRPC service definition uses the hand-written GetStream codec on both ends", async () => {
+  const { CacheClient } = await import("./_proto.ts");
+  const method = CacheClient.service.GetStream;
+  assert.equal(method.requestSerialize, encodeGetBatch);
+  assert.equal(method.responseDeserialize, decodeGetResults);
+  // Client methods keep the serializers they were made with.
+  const client = new CacheClient(
+    "127.0.0.1:1",
+    (await import("@grpc/grpc-js")).credentials.createInsecure(),
+  );
+  const stub = (client as unknown as { GetStream: { requestSerialize: unknown } }).GetStream;
+  assert.equal(stub.requestSerialize, encodeGetBatch);
+  client.close();
+});
