@@ -62,7 +62,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   });
   const cleanups: (() => Promise<void> | void)[] = [];
   const cleanup = async () => {
-    for (const fn of cleanups.reverse()) await fn();
+    while (cleanups.length > 0) await cleanups.pop()!();
   };
   try {
     const members = options.peers ?? await discover(options.etcd ?? {}, logger, cleanups);

@@ -108,7 +108,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   });
   const cleanups: (() => Promise<void> | void)[] = [() => picker.close()];
   const cleanup = async () => {
-    for (const fn of cleanups.reverse()) await fn();
+    while (cleanups.length > 0) await cleanups.pop()!();
   };
   let etcd: { registrar: EtcdRegistrar; leave: () => Promise<void> } | undefined;
   try {
@@ -127,22 +127,9 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     await cleanup();
     throw error;
   }
-  const state = { stopping: false };
-  const node = makeNode(addr, picker, etcd?.registrar, state);
-  if (options.httpAddr) {
-    let http;
-    try {
-      http = serveNodeHttp(options.httpAddr, registry, node);
-    } catch (error) {
-      await cleanup();
-      throw error;
-    }
-    cleanups.push(() => http.shutdown());
-    Object.assign(node, { httpAddr: options.httpAddr });
-  }
-  logger.info("node started", { addr, members: picker.members.length, http: options.httpAddr });
-  node.stop = once(async () => {
-    state.stopping = true;
+  let stopping = false;
+  const stop = once(async () => {
+    stopping = true;
     logger.info("node stopping", { addr });
     // Leave the ring first, so callers move away, then finish what is in flight.
     if (etcd) {
@@ -152,27 +139,29 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     await cleanup();
     logger.info("node stopped", { addr });
   });
-  return node;
-}
-
-function makeNode(
-  addr: string,
-  picker: GrpcPeerPicker,
-  registrar: EtcdRegistrar | undefined,
-  state: { stopping: boolean },
-): CacheNode {
+  const registrar = etcd?.registrar;
   const node: CacheNode = {
     addr,
-    httpAddr: undefined,
+    httpAddr: options.httpAddr,
     get members() {
       return picker.members;
     },
     get healthy() {
-      return !state.stopping && (registrar === undefined || registrar.registered);
+      return !stopping && (registrar === undefined || registrar.registered);
     },
-    stop: () => Promise.resolve(),
-    [Symbol.asyncDispose]: () => node.stop(),
+    stop,
+    [Symbol.asyncDispose]: stop,
   };
+  if (options.httpAddr) {
+    try {
+      const http = serveNodeHttp(options.httpAddr, registry, node);
+      cleanups.push(() => http.shutdown());
+    } catch (error) {
+      await cleanup();
+      throw error;
+    }
+  }
+  logger.info("node started", { addr, members: picker.members.length, http: options.httpAddr });
   return node;
 }
 
