@@ -7,8 +7,7 @@
 import { ByteView } from "./byte_view.ts";
 import { NotFoundError, PeerError } from "./errors.ts";
 import { validateKey } from "./key.ts";
-import { utf8Length } from "./_utf8.ts";
-import { LruCache } from "./lru.ts";
+import { type Cached, Caches, ENTRY_OVERHEAD } from "./_caches.ts";
 import { noPeers, type PeerGetter, type PeerPicker } from "./peers.ts";
 import { SingleFlight } from "./singleflight.ts";
 import type { CacheStats, CacheType, GroupStats } from "./stats.ts";
@@ -27,7 +26,7 @@ import {
 export interface GroupOptions {
   /** The group's name, the same on every node: 1 to 255 characters, no `/`. */
   name: string;
-  /** The budget for keys and values of the main and hot caches together; 0 caches nothing. */
+  /** The budget of the main and hot caches together (keys, values, `entryOverhead` per entry); 0 caches nothing. */
   maxBytes: number;
   /** Loads a missing key. */
   getter: Getter;
@@ -76,34 +75,7 @@ export interface CacheEntry {
   ttl: number | undefined;
 }
 
-/**
- * Bytes a group charges to its budget for each entry besides its key and
- * value. Measured under Deno 2.9 (V8 14): an entry's objects (map slot, list
- * node, view, typed array and its backing store) and the garbage and heap
- * headroom that churn leaves take ~0.5-1.2 KB whatever the value's size.
- * Counting only keys and values let a 64 MiB group of 100-byte values grow a
- * process by ~800 MB; with this charge a node stays within about twice its
- * budget (1 GiB of 1 KiB values through 64 MiB: ~185 MB RSS, 85 MB idle).
- */
-export const ENTRY_OVERHEAD = 1024;
-
-// What a load produces: a view and when it expires (0 = never).
-interface Loaded {
-  view: ByteView;
-  expiresAt: number;
-}
-
-// A cached value with the promise that get() hands out for it, made once so
-// that a cache hit allocates nothing.
-class Slot {
-  readonly promise: Promise<ByteView>;
-  constructor(readonly view: ByteView) {
-    this.promise = Promise.resolve(view);
-  }
-  get length(): number {
-    return this.view.length;
-  }
-}
+export { ENTRY_OVERHEAD } from "./_caches.ts";
 
 /**
  * A named cache with a byte budget and a getter. `get` answers from the main
@@ -128,24 +100,23 @@ class Slot {
  */
 export class Group {
   #name: string;
-  #maxBytes: number;
   #getter: GetterFunc;
   #peers: PeerPicker;
   #ttl: number | undefined;
   #random: () => number;
   #now: () => number;
-  #main: LruCache<Slot>;
-  // Copies of keys owned by peers, so a hot key does not cost a network call
-  // on every node; held to 1/8 of the main cache by #evict.
-  #hot: LruCache<Slot>;
+  #caches: Caches;
+  #maxBytes: number;
   // Local loads and peer fetches dedupe separately: a request from a peer
   // must never wait on a fetch that went back out to a peer, or two nodes
   // whose rings disagree would wait on each other until the deadline.
-  #localFlight = new SingleFlight<Loaded>();
-  #peerFlight = new SingleFlight<Loaded>();
-  // Bumped by set and remove: a load that started before keeps its result out
-  // of the cache, so it cannot put back a value that was just replaced.
-  #epoch = 0;
+  #localFlight = new SingleFlight<Cached>();
+  #peerFlight = new SingleFlight<Cached>();
+  // The loads in flight per key. set and remove mark them stale: a load
+  // that began before a write keeps its result out of the cache, so it
+  // cannot put back the value the write replaced. Per key, so that writes to
+  // other keys cost nothing.
+  #loading = new Map<string, Set<{ stale: boolean }>>();
   #stats: GroupStats = {
     gets: 0,
     cacheHits: 0,
@@ -174,7 +145,6 @@ export class Group {
       );
     }
     this.#name = name;
-    this.#maxBytes = maxBytes;
     this.#getter = toGetterFunc(getter);
     this.#ttl = options.ttl === undefined ? undefined : checkTtl(options.ttl, "create Group");
     this.#peers = options.peers ?? noPeers;
@@ -186,9 +156,8 @@ export class Group {
         `Cannot create Group: entryOverhead must be a non-negative integer: received ${overhead}`,
       );
     }
-    const sizeOf = (key: string, slot: Slot) => utf8Length(key) + slot.length + overhead;
-    this.#main = new LruCache({ now: this.#now, sizeOf });
-    this.#hot = new LruCache({ now: this.#now, sizeOf });
+    this.#caches = new Caches(maxBytes, overhead, this.#now);
+    this.#maxBytes = maxBytes;
     options.registry?.add(this);
   }
 
@@ -235,17 +204,12 @@ export class Group {
   get(key: string, options?: GetOptions): Promise<ByteView> {
     this.#stats.gets++;
     // Every way into the caches validates its key, so a hit needs no check.
-    const slot = this.#main.get(key) ?? this.#hot.get(key);
+    const slot = this.#caches.main.get(key) ?? this.#caches.hot.get(key);
     if (slot !== undefined) {
       this.#stats.cacheHits++;
       return slot.promise;
     }
-    try {
-      validateKey(key);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#load(key, options).then((loaded) => loaded.view);
+    return this.#miss(key, options).then((loaded) => loaded.view);
   }
 
   /**
@@ -262,10 +226,14 @@ export class Group {
    * assert(value.text() === "k" && ttl !== undefined && ttl <= 60_000);
    * ```
    */
-  async getEntry(key: string, options?: GetOptions): Promise<CacheEntry> {
-    const value = await this.get(key, options);
-    const expiresAt = this.#main.expiresAt(key) ?? this.#hot.expiresAt(key) ?? 0;
-    return { value, ttl: expiresAt === 0 ? undefined : Math.max(1, expiresAt - this.#now()) };
+  getEntry(key: string, options?: GetOptions): Promise<CacheEntry> {
+    this.#stats.gets++;
+    const cached = this.#caches.lookup(key);
+    if (cached !== undefined) {
+      this.#stats.cacheHits++;
+      return Promise.resolve(this.#entry(cached));
+    }
+    return this.#miss(key, options).then((loaded) => this.#entry(loaded));
   }
 
   /**
@@ -287,18 +255,18 @@ export class Group {
     validateKey(key);
     const view = ByteView.from(value);
     const ttl = options?.ttl === undefined ? this.#ttl : checkTtl(options.ttl, "set");
-    this.#epoch++;
-    this.#hot.remove(key);
+    this.#drop(key);
     const owner = options?.local ? undefined : this.#peers.pickPeer(key);
     if (owner === undefined) {
-      this.#main.remove(key);
-      this.#populate(key, { view, expiresAt: this.#expiresAt(ttl) }, this.#main);
+      this.#caches.add(key, { view, expiresAt: this.#expiresAt(ttl) }, "main");
     } else {
       if (owner.set === undefined) {
         throw new PeerError("Cannot set: the owner's transport has no set");
       }
-      this.#main.remove(key);
       await owner.set({ group: this.#name, key, value: view.unsafeBytes(), ttl }, options ?? {});
+      // A fetch from the owner that began while it was being told may have
+      // brought the old value back: drop it again.
+      this.#drop(key);
     }
     if (!options?.local) await this.#broadcastRemove(key, owner, options?.signal);
   }
@@ -322,9 +290,7 @@ export class Group {
    */
   async remove(key: string, options?: GetOptions): Promise<void> {
     validateKey(key);
-    this.#epoch++;
-    this.#main.remove(key);
-    this.#hot.remove(key);
+    this.#drop(key);
     if (options?.local) return;
     const owner = this.#peers.pickPeer(key);
     let ownerError: unknown;
@@ -332,6 +298,7 @@ export class Group {
       await owner.remove({ group: this.#name, key, local: true }, options ?? {}).catch((error) => {
         ownerError = error;
       });
+      this.#drop(key); // as in set: a fetch in between may have brought it back
     }
     await this.#broadcastRemove(key, owner, options?.signal);
     if (ownerError !== undefined) {
@@ -388,10 +355,20 @@ export class Group {
    * ```
    */
   cacheStats(which: CacheType): CacheStats {
-    return (which === "hot" ? this.#hot : this.#main).stats();
+    return this.#caches.stats(which);
   }
 
-  #load(key: string, options: GetOptions | undefined): Promise<Loaded> {
+  #entry(loaded: Cached): CacheEntry {
+    const { view, expiresAt } = loaded;
+    return { value: view, ttl: expiresAt === 0 ? undefined : Math.max(1, expiresAt - this.#now()) };
+  }
+
+  #miss(key: string, options: GetOptions | undefined): Promise<Cached> {
+    try {
+      validateKey(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.#stats.loads++;
     const signal = options?.signal;
     const peer = options?.local ? undefined : this.#peers.pickPeer(key);
@@ -401,47 +378,69 @@ export class Group {
     return this.#peerFlight.do(key, (s) => this.#loadFromPeer(peer, key, s), { signal });
   }
 
-  async #loadFromPeer(peer: PeerGetter, key: string, signal: AbortSignal): Promise<Loaded> {
+  async #loadFromPeer(peer: PeerGetter, key: string, signal: AbortSignal): Promise<Cached> {
     // A flight that just finished may have filled the cache while this one waited to start.
-    const cached = this.#hot.get(key) ?? this.#main.get(key);
-    if (cached !== undefined) return { view: cached.view, expiresAt: 0 };
+    const cached = this.#caches.lookup(key);
+    if (cached !== undefined) return cached;
     this.#stats.loadsDeduped++;
-    const epoch = this.#epoch;
+    const load = this.#startLoad(key);
     try {
       const { value, ttl } = await peer.get({ group: this.#name, key }, { signal });
       this.#stats.peerLoads++;
       const loaded = { view: ByteView.adopt(value), expiresAt: this.#expiresAt(ttl) };
       // groupcache's rule: keep 1 in 10 peer values, so keys hot enough to be
       // fetched often end up here while a scan of cold keys does not flush it.
-      if (epoch === this.#epoch && this.#random() * 10 < 1) {
-        this.#populate(key, loaded, this.#hot);
-      }
+      if (!load.stale && this.#random() * 10 < 1) this.#caches.add(key, loaded, "hot");
       return loaded;
     } catch (error) {
       if (error instanceof NotFoundError || signal.aborted) throw error;
       this.#stats.peerErrors++;
+    } finally {
+      this.#endLoad(key, load);
     }
     return this.#localFlight.do(key, (s) => this.#loadLocally(key, s), { signal });
   }
 
-  async #loadLocally(key: string, signal: AbortSignal): Promise<Loaded> {
-    const cached = this.#main.get(key) ?? this.#hot.get(key);
-    if (cached !== undefined) return { view: cached.view, expiresAt: 0 };
+  async #loadLocally(key: string, signal: AbortSignal): Promise<Cached> {
+    const cached = this.#caches.lookup(key);
+    if (cached !== undefined) return cached;
     this.#stats.loadsDeduped++;
-    const epoch = this.#epoch;
-    let loaded: Loaded;
+    const load = this.#startLoad(key);
+    let loaded: Cached;
     try {
       loaded = this.#toLoaded(key, await this.#getter(key, { signal }));
     } catch (error) {
       this.#stats.localLoadErrs++;
       throw error;
+    } finally {
+      this.#endLoad(key, load);
     }
     this.#stats.localLoads++;
-    if (epoch === this.#epoch) this.#populate(key, loaded, this.#main);
+    if (!load.stale) this.#caches.add(key, loaded, "main");
     return loaded;
   }
 
-  #toLoaded(key: string, result: GetterResult): Loaded {
+  #startLoad(key: string): { stale: boolean } {
+    const load = { stale: false };
+    let loads = this.#loading.get(key);
+    if (loads === undefined) this.#loading.set(key, loads = new Set());
+    loads.add(load);
+    return load;
+  }
+
+  #endLoad(key: string, load: { stale: boolean }): void {
+    const loads = this.#loading.get(key)!;
+    loads.delete(load);
+    if (loads.size === 0) this.#loading.delete(key);
+  }
+
+  // Drops this node's copies of `key` and keeps loads in flight from putting one back.
+  #drop(key: string): void {
+    this.#caches.remove(key);
+    for (const load of this.#loading.get(key) ?? []) load.stale = true;
+  }
+
+  #toLoaded(key: string, result: GetterResult): Cached {
     if (isGetterValue(result)) {
       return { view: toByteView(result), expiresAt: this.#expiresAt(this.#ttl) };
     }
@@ -458,19 +457,6 @@ export class Group {
 
   #expiresAt(ttl: number | undefined): number {
     return ttl === undefined ? 0 : this.#now() + ttl;
-  }
-
-  #populate(key: string, loaded: Loaded, cache: LruCache<Slot>): void {
-    if (this.#maxBytes === 0) return;
-    cache.add(key, new Slot(loaded.view), { expiresAt: loaded.expiresAt });
-    const main = this.#main;
-    const hot = this.#hot;
-    while (main.bytes + hot.bytes > this.#maxBytes) {
-      // Evict from the hot cache first once it holds more than 1/8 of the
-      // main cache: hot copies are cheap to fetch again from their owners.
-      const victim = hot.bytes > main.bytes / 8 ? hot : main;
-      if (!victim.removeOldest()) break;
-    }
   }
 
   async #broadcastRemove(

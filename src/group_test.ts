@@ -375,3 +375,52 @@ Deno.test("Group.get gives up on abort while the load goes on for others", async
   release();
   assert.equal((await patient).text(), "k");
 });
+
+Deno.test("Group keeps caching loads while other keys are written", async () => {
+  let release!: () => void;
+  let calls = 0;
+  const group = new Group({
+    name: "per-key",
+    maxBytes: 1 << 20,
+    getter: async (key) => {
+      calls++;
+      if (key === "a") await new Promise<void>((resolve) => release = resolve);
+      return key;
+    },
+  });
+  const loading = group.get("a");
+  await group.set("unrelated", "x");
+  await group.remove("other");
+  release();
+  await loading;
+  await group.get("a");
+  assert.equal(calls, 1, "a set of another key kept the load of a out of the cache");
+});
+
+Deno.test("Group.getEntry reports a loaded value's TTL even when it was not cached", async () => {
+  const group = new Group({ name: "t0", maxBytes: 0, getter: () => ({ value: "v", ttl: 5000 }) });
+  const { ttl } = await group.getEntry("k");
+  assert.ok(ttl !== undefined && ttl > 4000 && ttl <= 5000);
+});
+
+Deno.test("Group.remove on a non-owner drops a copy fetched while the owner was being told", async () => {
+  let releaseRemove!: () => void;
+  const owner = new FakePeer();
+  owner.remove = ({ key }) => {
+    owner.removes.push(key);
+    return new Promise<void>((resolve) => releaseRemove = resolve);
+  };
+  const group = new Group({
+    name: "race-peer",
+    maxBytes: 1 << 20,
+    getter: () => "local",
+    peers: picker(owner),
+    random: () => 0, // keep every peer value in the hot cache
+  });
+  const removing = group.remove("p1");
+  assert.equal((await group.get("p1")).text(), "peer:p1"); // fetched while the owner is told
+  assert.equal(group.cacheStats("hot").items, 1);
+  releaseRemove();
+  await removing;
+  assert.equal(group.cacheStats("hot").items, 0);
+});

@@ -68,6 +68,34 @@ export class SingleFlight<T> {
     return signal === undefined ? flight.promise : this.#wait(key, flight, signal);
   }
 
+  /**
+   * Detaches the call in flight for `key`, if any: its callers still get its
+   * result, but later callers start a new call. Returns the detached call's
+   * promise (the one callers without a signal hold).
+   *
+   * @example Make callers after a write not join a read that began before it
+   * ```ts
+   * import { SingleFlight } from "@mccache/core";
+   * import assert from "node:assert/strict";
+   *
+   * const flight = new SingleFlight<string>();
+   * const old = flight.do("k", () => new Promise((resolve) => setTimeout(() => resolve("old"), 5)));
+   * assert.equal(flight.forget("k"), old);
+   * assert.equal(await flight.do("k", () => "new"), "new");
+   * assert.equal(await old, "old");
+   * ```
+   */
+  forget(key: string): Promise<T> | undefined {
+    const flight = this.#flights.get(key);
+    this.#flights.delete(key);
+    return flight?.promise;
+  }
+
+  /** Reports whether a call for `key` is in flight. */
+  has(key: string): boolean {
+    return this.#flights.has(key);
+  }
+
   #start(key: string, fn: (signal: AbortSignal) => Promise<T> | T): Flight<T> {
     const controller = new AbortController();
     const flight: Flight<T> = {
@@ -75,17 +103,16 @@ export class SingleFlight<T> {
       controller,
       waiters: 0,
     };
-    const settle = () => {
-      if (this.#flights.get(key) === flight) this.#flights.delete(key);
-    };
+    // In the map before fn runs: a synchronous throw settles (and removes)
+    // the flight inside the call below, and must find it there.
+    this.#flights.set(key, flight);
     flight.promise = (async () => {
       try {
         return await fn(controller.signal);
       } finally {
-        settle();
+        if (this.#flights.get(key) === flight) this.#flights.delete(key);
       }
     })();
-    this.#flights.set(key, flight);
     return flight;
   }
 

@@ -90,3 +90,16 @@ Deno.test("SingleFlight aborts the call once every caller has given up", async (
   assert.equal(await flight.do("k", () => "fresh"), "fresh");
   await assert.rejects(flight.do("k", () => "x", { signal: AbortSignal.abort() }));
 });
+
+Deno.test("SingleFlight.forget lets later callers start a new call", async () => {
+  const flight = new SingleFlight<string>();
+  const gate = deferred<string>();
+  const old = flight.do("k", () => gate.promise);
+  assert.ok(flight.has("k"));
+  assert.equal(flight.forget("k"), old);
+  assert.ok(!flight.has("k"));
+  assert.equal(await flight.do("k", () => "new"), "new");
+  gate.resolve("old");
+  assert.equal(await old, "old");
+  assert.equal(flight.forget("absent"), undefined);
+});

@@ -7,7 +7,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { PeerError } from "../errors.ts";
 import { ATTEMPT_METADATA_KEY, HASH_METADATA_KEY } from "../grpc/balancer.ts";
-import { NODE_METADATA_KEY } from "../grpc/server.ts";
+import { NODE_METADATA_KEY } from "../grpc/_get_stream.ts";
 import { errorFromStatus } from "../grpc/status.ts";
 import type { GetBatch, GetItem, GetResults } from "../grpc/_proto.ts";
 import type { UpstreamValue } from "./upstream.ts";
@@ -27,6 +27,8 @@ export interface Waiter {
 // grpc-js rejects received messages over 4 MiB by default, which would fail
 // a whole batch: keep request batches well under it.
 const MAX_BATCH_BYTES = 1 << 20;
+/** Gets queued for a node that does not read: past this, new ones fail at once. */
+const MAX_QUEUED = 10_000;
 
 type DuplexMethod = (metadata: grpc.Metadata) => grpc.ClientDuplexStream<GetBatch, GetResults>;
 
@@ -80,8 +82,15 @@ export class OwnerStream {
 
   /** Queues a get; it goes out with the next flush. */
   send(id: number, waiter: Waiter): void {
+    // A node that stopped reading gets no more than MAX_QUEUED gets queued.
+    if (this.#blocked && this.#queue.length >= MAX_QUEUED) {
+      waiter.reject(new PeerError(`${this.node || this.owner}: not reading its stream`));
+      return;
+    }
     this.#inflight.set(id, waiter);
-    this.#queue.push({ id, group: waiter.group, key: waiter.key });
+    // The node gives up on the load when the gateway gives up on the get.
+    const timeout_ms = Math.max(1, Math.ceil(waiter.deadline - Date.now()));
+    this.#queue.push({ id, group: waiter.group, key: waiter.key, timeout_ms });
   }
 
   /** Writes the queued gets, as few messages as the byte cap allows. */
@@ -102,12 +111,17 @@ export class OwnerStream {
     }
   }
 
-  /** Rejects the gets whose deadline has passed. */
+  /** Rejects the gets whose deadline has passed, and unqueues them. */
   expire(now: number): void {
+    let expired = false;
     for (const [id, waiter] of this.#inflight) {
       if (waiter.deadline > now) continue;
       this.#inflight.delete(id);
       waiter.reject(new DOMException("Deadline passed", "TimeoutError"));
+      expired = true;
+    }
+    if (expired && this.#queue.length > 0) {
+      this.#queue = this.#queue.filter((item) => this.#inflight.has(item.id));
     }
   }
 

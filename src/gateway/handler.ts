@@ -92,6 +92,14 @@ export function createGatewayHandler(
     : undefined;
   metrics?.watchHotCache(hot?.cache);
   const flight = new SingleFlight<UpstreamValue>();
+  // GETs that began before a PUT or DELETE through this gateway finished:
+  // their (old) value is not kept in the hot cache.
+  const stale = new WeakSet<Promise<UpstreamValue>>();
+  const written = (group: string, key: string) => {
+    hot?.drop(group, key);
+    const before = flight.forget(`${group.length}:${group}:${key}`);
+    if (before) stale.add(before);
+  };
 
   // Hot-cache hits are answered synchronously: Deno.serve's fastest path.
   const get = (group: string, key: string, deadline: number): Response | Promise<Response> => {
@@ -100,8 +108,9 @@ export function createGatewayHandler(
     // Identical concurrent requests share one upstream call (and its
     // deadline). The length prefix keeps ("a:b", "c") and ("a", "b:c") apart.
     const id = `${group.length}:${group}:${key}`;
-    return flight.do(id, () => upstream.get(group, key, { deadline })).then((result) => {
-      hot?.offer(group, key, result);
+    const loading = flight.do(id, () => upstream.get(group, key, { deadline }));
+    return loading.then((result) => {
+      if (!stale.has(loading)) hot?.offer(group, key, result);
       return valueResponse(result, "miss");
     }, failed);
   };
@@ -121,16 +130,16 @@ export function createGatewayHandler(
     const ttlParam = new URLSearchParams(query).get("ttl");
     const ttl = ttlParam === null ? undefined : parseTtl(ttlParam);
     const value = await readBody(request, maxValueBytes);
-    hot?.drop(group, key);
+    written(group, key);
     await upstream.set(group, key, value, ttl, { deadline });
-    hot?.drop(group, key);
+    written(group, key);
     return new Response(null, { status: 204 });
   };
 
   const remove = async (group: string, key: string, deadline: number) => {
-    hot?.drop(group, key);
+    written(group, key);
     await upstream.remove(group, key, { deadline });
-    hot?.drop(group, key);
+    written(group, key);
     return new Response(null, { status: 204 });
   };
 

@@ -16,9 +16,9 @@ class FakeUpstream implements Upstream {
 
   async get(group: string, key: string, _: UpstreamCallOptions): Promise<UpstreamValue> {
     this.gets.push(`${group}/${key}`);
+    const value = this.values.get(`${group}/${key}`); // as of when the call reached the node
     if (this.delayMs) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     if (this.fail) throw this.fail;
-    const value = this.values.get(`${group}/${key}`);
     if (value === undefined) throw new NotFoundError(`${key} not exist`);
     return { value: new TextEncoder().encode(value), ttl: undefined, node: "127.0.0.1:8001" };
   }
@@ -116,4 +116,17 @@ Deno.test("The gateway refuses raw dot segments and serves /healthz", async () =
   upstream.members = [];
   assert.equal((await request("/healthz")).status, 503);
   assert.equal((await request("/metrics")).status, 404); // no metrics given
+});
+
+Deno.test("A PUT through the gateway is not undone by a GET that began before it", async () => {
+  const { upstream, request } = setup({ hotTtl: 60_000, random: () => 0 });
+  upstream.values.set("g/k", "old");
+  upstream.delayMs = 30;
+  const early = request("/mccache/g/k"); // reads "old" upstream, slowly
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  upstream.delayMs = 0;
+  assert.equal((await request("/mccache/g/k", { method: "PUT", body: "new" })).status, 204);
+  assert.equal((await request("/mccache/g/k")).body, "new"); // does not join the old GET
+  assert.equal((await early).body, "old");
+  assert.equal((await request("/mccache/g/k")).body, "new"); // the old value was not kept hot
 });

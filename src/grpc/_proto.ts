@@ -115,6 +115,7 @@ export interface GetItem {
   id: number;
   group: string;
   key: string;
+  timeout_ms: number;
 }
 
 export interface GetBatch {

@@ -15,6 +15,7 @@ const TAG_REPEATED = 0x0a; // field 1, LEN: GetBatch.items, GetResults.results
 const TAG_ID = 0x08;
 const TAG_GROUP = 0x12; // GetItem.group
 const TAG_KEY = 0x1a; // GetItem.key
+const TAG_TIMEOUT = 0x20; // GetItem.timeout_ms
 const TAG_VALUE = 0x12; // GetResult.value
 const TAG_TTL = 0x18;
 const TAG_CODE = 0x20;
@@ -66,8 +67,8 @@ export function encodeGetBatch({ items }: GetBatch): Buffer {
   for (const item of items) {
     const group = utf8Size(item.group);
     const key = utf8Size(item.key);
-    const body = 1 + varintSize(item.id) + 1 + varintSize(group) + group + 1 + varintSize(key) +
-      key;
+    let body = 1 + varintSize(item.id) + 1 + varintSize(group) + group + 1 + varintSize(key) + key;
+    if (item.timeout_ms > 0) body += 1 + varintSize(item.timeout_ms);
     sizes.push(group, key, body);
     total += 1 + varintSize(body) + body;
   }
@@ -79,6 +80,10 @@ export function encodeGetBatch({ items }: GetBatch): Buffer {
     writer.varint(item.id);
     writer.string(TAG_GROUP, item.group, sizes[i * 3]);
     writer.string(TAG_KEY, item.key, sizes[i * 3 + 1]);
+    if (item.timeout_ms > 0) {
+      writer.buf[writer.offset++] = TAG_TIMEOUT;
+      writer.varint(item.timeout_ms);
+    }
   });
   return writer.buf;
 }
@@ -148,19 +153,24 @@ class Reader {
     return start;
   }
 
+  #advance(bytes: number): void {
+    this.offset += bytes;
+    if (this.offset > this.end) throw new RangeError("Truncated field");
+  }
+
   skip(tag: number): void {
     switch (tag & 7) {
       case 0:
         this.varint();
         return;
       case 1:
-        this.offset += 8;
+        this.#advance(8);
         return;
       case 2:
         this.span();
         return;
       case 5:
-        this.offset += 4;
+        this.#advance(4);
         return;
     }
     throw new RangeError(`Unsupported wire type ${tag & 7}`);
@@ -185,12 +195,13 @@ function forEachRepeated(buf: Uint8Array, each: (reader: Reader) => void): void 
 export function decodeGetBatch(buf: Uint8Array): GetBatch {
   const items: GetItem[] = [];
   forEachRepeated(buf, (r) => {
-    const item: GetItem = { id: 0, group: "", key: "" };
+    const item: GetItem = { id: 0, group: "", key: "", timeout_ms: 0 };
     while (r.offset < r.end) {
       const tag = r.varint();
       if (tag === TAG_ID) item.id = r.varint();
       else if (tag === TAG_GROUP) item.group = decoder.decode(buf.subarray(r.span(), r.offset));
       else if (tag === TAG_KEY) item.key = decoder.decode(buf.subarray(r.span(), r.offset));
+      else if (tag === TAG_TIMEOUT) item.timeout_ms = r.varint();
       else r.skip(tag);
     }
     items.push(item);

@@ -14,10 +14,10 @@ const GetBatch = root.lookupType("mccache.v1.GetBatch");
 const GetResults = root.lookupType("mccache.v1.GetResults");
 
 const items = [
-  { id: 1, group: "scores", key: "Rex" },
-  { id: 300, group: "g", key: "日本語 ✓" },
-  { id: 4_294_967_295, group: "long", key: "k".repeat(5000) },
-  { id: 7, group: "", key: "" },
+  { id: 1, group: "scores", key: "Rex", timeout_ms: 2000 },
+  { id: 300, group: "g", key: "日本語 ✓", timeout_ms: 0 },
+  { id: 4_294_967_295, group: "long", key: "k".repeat(5000), timeout_ms: 4_294_967_295 },
+  { id: 7, group: "", key: "", timeout_ms: 1 },
 ];
 
 const results = [
@@ -84,6 +84,8 @@ Deno.test("The GetStream codec copies values out of the message and skips unknow
   withUnknown.fill(0);
   assert.deepEqual([...decoded.value], [1, 2, 3]);
   assert.throws(() => decodeGetResults(new Uint8Array([0x0a, 10, 0x08])), RangeError);
+  // A truncated fixed64 field (wire type 1) of an unknown number.
+  assert.throws(() => decodeGetResults(new Uint8Array([0x0a, 3, 0x08, 1, 0x79])), RangeError);
 });
 
 Deno.test("The gRPC service definition uses the hand-written GetStream codec on both ends", async () => {

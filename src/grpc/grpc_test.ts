@@ -3,79 +3,14 @@
 // the op and resource sanitizers off (the core's tests keep them on).
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
-import { Group } from "../group.ts";
-import { GroupRegistry } from "../registry.ts";
 import { InvalidKeyError, NotFoundError, UnknownGroupError } from "../errors.ts";
 import { MAX_KEY_BYTES } from "../key.ts";
 import { deadlineSignal } from "./deadline.ts";
 import { GrpcPeer } from "./peer.ts";
-import { GrpcPeerPicker } from "./peer_picker.ts";
-import { addCacheServices } from "./server.ts";
 import { GeeCacheClient } from "./_proto.ts";
+import { cluster, type TestNode } from "./_testing.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
-
-interface TestNode {
-  addr: string;
-  registry: GroupRegistry;
-  picker: GrpcPeerPicker;
-  server: grpc.Server;
-  loads: string[];
-  aborted: string[];
-}
-
-async function startTestNode(delayMs = 0): Promise<TestNode> {
-  const registry = new GroupRegistry();
-  const loads: string[] = [];
-  const aborted: string[] = [];
-  new Group({
-    name: "g",
-    maxBytes: 1 << 20,
-    registry,
-    getter: async (key, { signal }) => {
-      loads.push(key);
-      if (key.startsWith("missing")) throw new NotFoundError(`${key} not exist`);
-      if (delayMs > 0) {
-        await new Promise((resolve, reject) => {
-          const timer = setTimeout(resolve, delayMs);
-          signal.addEventListener("abort", () => {
-            aborted.push(key);
-            clearTimeout(timer);
-            reject(signal.reason);
-          });
-        });
-      }
-      return { value: `value of ${key}`, ttl: 60_000 };
-    },
-  });
-  const server = new grpc.Server();
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(
-      "127.0.0.1:0",
-      grpc.ServerCredentials.createInsecure(),
-      (e, p) => e ? reject(e) : resolve(p),
-    )
-  );
-  const addr = `127.0.0.1:${port}`;
-  const picker = new GrpcPeerPicker(addr);
-  addCacheServices(server, registry, { self: addr, members: () => picker.members });
-  registry.registerPeers(picker);
-  return { addr, registry, picker, server, loads, aborted };
-}
-
-async function cluster(count: number, delayMs = 0): Promise<TestNode[] & AsyncDisposable> {
-  const nodes = await Promise.all(Array.from({ length: count }, () => startTestNode(delayMs)));
-  for (const node of nodes) node.picker.setMembers(nodes.map((n) => n.addr));
-  return Object.assign(nodes, {
-    [Symbol.asyncDispose]: () => {
-      for (const node of nodes) {
-        node.picker.close();
-        node.server.forceShutdown();
-      }
-      return Promise.resolve();
-    },
-  });
-}
 
 function ownerOf(nodes: TestNode[], key: string): TestNode {
   const picker = nodes[0].picker;

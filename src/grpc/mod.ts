@@ -27,8 +27,8 @@ export {
   type CacheServiceOptions,
   type CacheServices,
   MAX_MESSAGE_BYTES,
-  NODE_METADATA_KEY,
 } from "./server.ts";
+export { NODE_METADATA_KEY } from "./_get_stream.ts";
 export { ERROR_METADATA_KEY, errorFromStatus, fromServiceError, toServiceError } from "./status.ts";
 export type { GroupStatsMessage, StatsResponse } from "./_proto.ts";
 export {

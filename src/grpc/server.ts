@@ -6,8 +6,9 @@
  * @module
  */
 
-import * as grpc from "@grpc/grpc-js";
-import { errorStatus, UnknownGroupError } from "../errors.ts";
+import type * as grpc from "@grpc/grpc-js";
+import { UnknownGroupError } from "../errors.ts";
+import { serveGetStream } from "./_get_stream.ts";
 import type { Group } from "../group.ts";
 import type { GroupRegistry } from "../registry.ts";
 import type { CacheStats, GroupStats } from "../stats.ts";
@@ -20,7 +21,6 @@ import {
   type GetBatch,
   type GetRequest,
   type GetResponse,
-  type GetResult,
   type GetResults,
   type GroupStatsMessage,
   type RemoveRequest,
@@ -137,84 +137,6 @@ function callSignal(call: grpc.ServerUnaryCall<unknown, unknown>): AbortSignal {
   if (!Number.isFinite(at)) return controller.signal;
   return deadlineSignal(at - Date.now(), controller.signal);
 }
-
-/** Initial metadata key in which a node names itself on a GetStream. */
-export const NODE_METADATA_KEY = "mccache-node";
-
-// Serves batches of gets on one stream. Results are sent as they are ready,
-// gathered per event-loop turn: cache hits resolve within the turn their
-// batch arrived in, so a batch of hits goes back as one message.
-function serveGetStream(
-  call: grpc.ServerDuplexStream<GetBatch, GetResults>,
-  registry: GroupRegistry,
-  self: string,
-  streams: Set<() => void>,
-): void {
-  const metadata = new grpc.Metadata();
-  metadata.set(NODE_METADATA_KEY, self);
-  call.sendMetadata(metadata);
-  let ready: GetResult[] = [];
-  let scheduled = false;
-  let pending = 0;
-  let ended = false;
-  const flush = () => {
-    scheduled = false;
-    // A caller that does not read its results stops getting new ones read.
-    if (ready.length > 0 && !call.cancelled && !call.write({ results: ready })) {
-      call.pause();
-      call.once("drain", () => call.resume());
-    }
-    ready = [];
-    if (ended && pending === 0) call.end();
-  };
-  const done = (result: GetResult) => {
-    pending--;
-    ready.push(result);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
-  };
-  call.on("data", (batch: GetBatch) => {
-    for (const { id, group: name, key } of batch.items) {
-      pending++;
-      const group = registry.get(name);
-      if (group === undefined) {
-        done(errorResult(id, new UnknownGroupError(name)));
-        continue;
-      }
-      group.recordServerRequest();
-      group.get(key).then(
-        (view) =>
-          done({ id, value: view.unsafeBytes(), ttl_ms: 0, code: 0, error: "", error_name: "" }),
-        (error) => done(errorResult(id, error)),
-      );
-    }
-  });
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    streams.delete(end);
-    if (pending === 0 && !scheduled) call.end();
-  };
-  streams.add(end);
-  call.on("end", end);
-  call.on("error", () => streams.delete(end)); // the caller went away: nothing to answer
-}
-
-function errorResult(id: number, error: unknown): GetResult {
-  const name = (error as { name?: unknown } | null)?.name;
-  return {
-    id,
-    value: EMPTY,
-    ttl_ms: 0,
-    code: errorStatus(error).grpc,
-    error: error instanceof Error ? error.message : String(error),
-    error_name: typeof name === "string" ? name : "Error",
-  };
-}
-
-const EMPTY = new Uint8Array(0);
 
 function cacheStatsMessage(stats: CacheStats): CacheStatsMessage {
   return { ...stats };

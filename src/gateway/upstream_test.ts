@@ -1,0 +1,67 @@
+// The gateway's upstream (batched GetStreams over the mccache_ring channel)
+// against in-process nodes on real sockets. grpc-js leaves timers and
+// sockets behind after close, so the sanitizers are off.
+import assert from "node:assert/strict";
+import { cluster } from "../grpc/_testing.ts";
+import { GrpcUpstream } from "./upstream.ts";
+
+const sanitizers = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test({
+  name: "A streamed get that times out at the gateway aborts the node's load, and the key recovers",
+  ...sanitizers,
+  async fn() {
+    let calls = 0;
+    const aborted: string[] = [];
+    await using nodes = await cluster(1, 0, (key, { signal }) => {
+      // The first load hangs until it is aborted; later ones answer.
+      if (calls++ > 0) return "fine";
+      return new Promise((_, reject) =>
+        signal.addEventListener("abort", () => {
+          aborted.push(key);
+          reject(signal.reason);
+        })
+      );
+    });
+    const upstream = new GrpcUpstream({ members: [nodes[0].addr] });
+    try {
+      const gets = Array.from(
+        { length: 5 },
+        () => upstream.get("g", "k", { deadline: Date.now() + 300 }),
+      );
+      for (const get of gets) await assert.rejects(get, { name: "TimeoutError" });
+      const deadline = Date.now() + 2000;
+      while (aborted.length === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.deepEqual(aborted, ["k"]);
+      const { value } = await upstream.get("g", "k", { deadline: Date.now() + 2000 });
+      assert.equal(new TextDecoder().decode(value), "fine");
+    } finally {
+      upstream.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "Many large values asked for together all arrive (replies are split under the message limit)",
+  ...sanitizers,
+  async fn() {
+    const big = new Uint8Array(1 << 20).fill(7);
+    await using nodes = await cluster(1, 0, () => ({ value: big, ttl: 50 }));
+    // 1 MiB values: 70 of them in one reply would pass grpc-js's 64 MiB limit.
+    const upstream = new GrpcUpstream({ members: [nodes[0].addr] });
+    try {
+      const deadline = Date.now() + 20_000;
+      const values = await Promise.all(
+        Array.from({ length: 70 }, (_, i) => upstream.get("g", `k${i}`, { deadline })),
+      );
+      assert.ok(values.every((v) => v.value.length === 1 << 20 && v.value[5] === 7));
+      // The values' TTL travels with them.
+      assert.ok(values.every((v) => v.ttl !== undefined && v.ttl <= 50));
+    } finally {
+      upstream.close();
+    }
+  },
+});

@@ -1,0 +1,144 @@
+// The node's side of GetStream: batches of gets in, results out, as a
+// gateway sends them (see proto/mccache.proto).
+import * as grpc from "@grpc/grpc-js";
+import { errorStatus, UnknownGroupError } from "../errors.ts";
+import type { GetOptions } from "../group.ts";
+import type { GroupRegistry } from "../registry.ts";
+import { deadlineSignal } from "./deadline.ts";
+import type { GetBatch, GetResult, GetResults } from "./_proto.ts";
+
+/** Initial metadata key in which a node names itself on a GetStream. */
+export const NODE_METADATA_KEY = "mccache-node";
+
+/** How long a node works on an item that named no timeout. */
+const DEFAULT_ITEM_TIMEOUT_MS = 5000;
+/** Bytes of values per reply message: a gateway's default limit is 4 MiB a message. */
+const MAX_REPLY_BYTES = 1 << 20;
+/** A value this large cannot travel in one message at all (grpc-js limit on both ends). */
+const MAX_VALUE_BYTES = (64 << 20) - 1024;
+
+const EMPTY = new Uint8Array(0);
+// As a failed load: the node answered, the value cannot travel (HTTP 502).
+const GRPC_UNKNOWN = 2;
+
+// Get options whose signal is made only when it is read, i.e. on a miss:
+// cache hits, the common case, never pay for a timer.
+function itemOptions(timeoutMs: number, stream: AbortSignal): GetOptions {
+  let signal: AbortSignal | undefined;
+  return {
+    get signal() {
+      return signal ??= deadlineSignal(timeoutMs || DEFAULT_ITEM_TIMEOUT_MS, stream);
+    },
+  };
+}
+
+/**
+ * Serves one GetStream. Results go back as they are ready, gathered per
+ * event-loop turn: cache hits resolve within the turn their batch arrived
+ * in, so a batch of hits goes back as one message. `streams` holds a
+ * function per open stream that ends it once its gets are answered.
+ */
+export function serveGetStream(
+  call: grpc.ServerDuplexStream<GetBatch, GetResults>,
+  registry: GroupRegistry,
+  self: string,
+  streams: Set<() => void>,
+): void {
+  const metadata = new grpc.Metadata();
+  metadata.set(NODE_METADATA_KEY, self);
+  call.sendMetadata(metadata);
+  // Aborts every load of this stream when the caller goes away.
+  const gone = new AbortController();
+  let ready: GetResult[] = [];
+  let scheduled = false;
+  let pending = 0;
+  let ended = false;
+  const flush = () => {
+    scheduled = false;
+    for (const results of replies(ready)) {
+      // A caller that does not read its results stops getting new ones read.
+      if (!call.cancelled && !call.write({ results })) {
+        call.pause();
+        call.once("drain", () => call.resume());
+      }
+    }
+    ready = [];
+    if (ended && pending === 0) call.end();
+  };
+  const done = (result: GetResult) => {
+    pending--;
+    ready.push(result);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+  call.on("data", (batch: GetBatch) => {
+    for (const { id, group: name, key, timeout_ms } of batch.items) {
+      pending++;
+      const group = registry.get(name);
+      if (group === undefined) {
+        done(errorResult(id, new UnknownGroupError(name)));
+        continue;
+      }
+      group.recordServerRequest();
+      group.getEntry(key, itemOptions(timeout_ms, gone.signal)).then(
+        ({ value, ttl }) => done(valueResult(id, value.unsafeBytes(), ttl)),
+        (error) => done(errorResult(id, error)),
+      );
+    }
+  });
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    streams.delete(end);
+    if (pending === 0 && !scheduled) call.end();
+  };
+  streams.add(end);
+  call.on("end", end);
+  // The caller went away: nothing to answer, nothing to load for it.
+  const leave = () => {
+    streams.delete(end);
+    gone.abort(new DOMException("The caller went away", "AbortError"));
+  };
+  call.on("error", leave);
+  call.on("cancelled", leave);
+}
+
+// Splits results into messages of at most MAX_REPLY_BYTES of values (one
+// bigger value travels alone): one huge message would fail the whole stream.
+function* replies(results: GetResult[]): Generator<GetResult[]> {
+  let message: GetResult[] = [];
+  let bytes = 0;
+  for (const result of results) {
+    if (message.length > 0 && bytes + result.value.length > MAX_REPLY_BYTES) {
+      yield message;
+      message = [];
+      bytes = 0;
+    }
+    message.push(result);
+    bytes += result.value.length;
+  }
+  if (message.length > 0) yield message;
+}
+
+function valueResult(id: number, value: Uint8Array, ttl: number | undefined): GetResult {
+  if (value.length > MAX_VALUE_BYTES) {
+    const error =
+      `Value of ${value.length} bytes is over the ${MAX_VALUE_BYTES}-byte message limit`;
+    return { id, value: EMPTY, ttl_ms: 0, code: GRPC_UNKNOWN, error, error_name: "Error" };
+  }
+  return { id, value, ttl_ms: ttl ?? 0, code: 0, error: "", error_name: "" };
+}
+
+function errorResult(id: number, error: unknown): GetResult {
+  const name = (error as { name?: unknown } | null)?.name;
+  return {
+    id,
+    value: EMPTY,
+    ttl_ms: 0,
+    code: errorStatus(error).grpc,
+    error: error instanceof Error ? error.message : String(error),
+    error_name: typeof name === "string" ? name : "Error",
+  };
+}
