@@ -23,11 +23,16 @@ export interface Cached {
   expiresAt: number;
 }
 
-/** A cached value with the promise get() hands out for it, made once so that a hit allocates nothing. */
+/**
+ * A cached value with the promise get() hands out for it, made on the first
+ * hit and kept, so that hits allocate nothing and entries never read cost no
+ * promise.
+ */
 export class Slot {
-  readonly promise: Promise<ByteView>;
-  constructor(readonly view: ByteView) {
-    this.promise = Promise.resolve(view);
+  #promise: Promise<ByteView> | undefined;
+  constructor(readonly view: ByteView) {}
+  get promise(): Promise<ByteView> {
+    return this.#promise ??= Promise.resolve(this.view);
   }
   get length(): number {
     return this.view.length;

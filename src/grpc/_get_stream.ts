@@ -4,7 +4,7 @@ import * as grpc from "@grpc/grpc-js";
 import { errorStatus, UnknownGroupError } from "../errors.ts";
 import type { GetOptions } from "../group.ts";
 import type { GroupRegistry } from "../registry.ts";
-import { deadlineSignal } from "./deadline.ts";
+import { type Deadline, deadline } from "./deadline.ts";
 import type { GetBatch, GetResult, GetResults } from "./_proto.ts";
 
 /** Initial metadata key in which a node names itself on a GetStream. */
@@ -22,13 +22,17 @@ const EMPTY = new Uint8Array(0);
 const GRPC_UNKNOWN = 2;
 
 // Get options whose signal is made only when it is read, i.e. on a miss:
-// cache hits, the common case, never pay for a timer.
-function itemOptions(timeoutMs: number, stream: AbortSignal): GetOptions {
-  let signal: AbortSignal | undefined;
+// cache hits, the common case, never pay for a timer. The item's own
+// timeout bounds the load; `done` clears the timer once it is answered.
+function itemOptions(timeoutMs: number): { options: GetOptions; done(): void } {
+  let timer: Deadline | undefined;
   return {
-    get signal() {
-      return signal ??= deadlineSignal(timeoutMs || DEFAULT_ITEM_TIMEOUT_MS, stream);
+    options: {
+      get signal() {
+        return (timer ??= deadline(timeoutMs || DEFAULT_ITEM_TIMEOUT_MS)).signal;
+      },
     },
+    done: () => timer?.clear(),
   };
 }
 
@@ -47,8 +51,6 @@ export function serveGetStream(
   const metadata = new grpc.Metadata();
   metadata.set(NODE_METADATA_KEY, self);
   call.sendMetadata(metadata);
-  // Aborts every load of this stream when the caller goes away.
-  const gone = new AbortController();
   let ready: GetResult[] = [];
   let scheduled = false;
   let pending = 0;
@@ -82,9 +84,16 @@ export function serveGetStream(
         continue;
       }
       group.recordServerRequest();
-      group.getEntry(key, itemOptions(timeout_ms, gone.signal)).then(
-        ({ value, ttl }) => done(valueResult(id, value.unsafeBytes(), ttl)),
-        (error) => done(errorResult(id, error)),
+      const item = itemOptions(timeout_ms);
+      group.getEntry(key, item.options).then(
+        ({ value, ttl }) => {
+          item.done();
+          done(valueResult(id, value.unsafeBytes(), ttl));
+        },
+        (error) => {
+          item.done();
+          done(errorResult(id, error));
+        },
       );
     }
   });
@@ -96,11 +105,8 @@ export function serveGetStream(
   };
   streams.add(end);
   call.on("end", end);
-  // The caller went away: nothing to answer, nothing to load for it.
-  const leave = () => {
-    streams.delete(end);
-    gone.abort(new DOMException("The caller went away", "AbortError"));
-  };
+  // The caller went away: nothing to answer.
+  const leave = () => streams.delete(end);
   call.on("error", leave);
   call.on("cancelled", leave);
 }

@@ -46,3 +46,35 @@ export function deadlineSignal(ms: number, parent?: AbortSignal): AbortSignal {
 export function deadlineOf(signal: AbortSignal | undefined): number | undefined {
   return signal === undefined ? undefined : deadlines.get(signal);
 }
+
+/** A deadline signal whose timer can be cancelled once the work is done. */
+export interface Deadline {
+  /** Aborts with a `TimeoutError` when the deadline passes; carries it to gRPC calls. */
+  readonly signal: AbortSignal;
+  /** Stops the timer: call it when the work finished first, so nothing lingers. */
+  clear(): void;
+}
+
+/**
+ * Like {@linkcode deadlineSignal}, but the timer can be cleared: a server
+ * handling thousands of short loads a second with multi-second deadlines
+ * would otherwise keep that many timers (and signals) alive.
+ *
+ * @example
+ * ```ts
+ * import { deadline, deadlineOf } from "@mccache/core/grpc";
+ * import assert from "node:assert/strict";
+ *
+ * const { signal, clear } = deadline(2000);
+ * assert.ok(deadlineOf(signal)! > Date.now());
+ * clear();
+ * ```
+ */
+export function deadline(ms: number): Deadline {
+  const controller = new AbortController();
+  const timer = setTimeout(() => {
+    controller.abort(new DOMException(`Deadline of ${ms} ms passed`, "TimeoutError"));
+  }, Math.max(0, ms));
+  deadlines.set(controller.signal, Date.now() + ms);
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+}

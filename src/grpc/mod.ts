@@ -19,7 +19,7 @@
  * @module
  */
 
-export { deadlineOf, deadlineSignal } from "./deadline.ts";
+export { type Deadline, deadline, deadlineOf, deadlineSignal } from "./deadline.ts";
 export { GrpcPeer, type GrpcPeerOptions, NODE_CHANNEL_OPTIONS } from "./peer.ts";
 export { GrpcPeerPicker, type GrpcPeerPickerOptions } from "./peer_picker.ts";
 export {
