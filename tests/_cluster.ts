@@ -6,6 +6,9 @@ import * as grpc from "@grpc/grpc-js";
 import { fromServiceError } from "../src/grpc/status.ts";
 import { CacheClient, type StatsResponse } from "../src/grpc/_proto.ts";
 import { freePort } from "./_ports.ts";
+import { waitFor } from "./_wait.ts";
+
+export { waitFor };
 
 /** The permission flags the README documents for `cli/node.ts` and `cli/gateway.ts`. */
 export const PERMISSIONS = [
@@ -19,28 +22,6 @@ export const NODE_V8_FLAGS = ["--v8-flags=--optimize-for-size"];
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const START_TIMEOUT_MS = 20_000;
-
-/** Polls `check` until it returns a truthy value; throws `message` after `timeout` ms. */
-export async function waitFor<T>(
-  check: () => T | Promise<T>,
-  message: string,
-  timeout = 10_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeout;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(
-    `Timed out after ${timeout} ms: ${message}${last ? ` (last error: ${last})` : ""}`,
-  );
-}
 
 /** A `deno run` child process whose stderr is kept for assertions and errors. */
 export class Process implements AsyncDisposable {

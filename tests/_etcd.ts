@@ -61,40 +61,6 @@ export async function startEtcd(): Promise<EtcdProcess> {
   }
 }
 
-/**
- * Polls `probe` every 25 ms until it returns a truthy value, and returns it;
- * rejects naming `what` once `timeout` ms have passed. For state that has no
- * event to wait on (a key in etcd, a process gone).
- *
- * @example Wait for a key to appear
- * ```ts ignore
- * import { pollUntil } from "./_etcd.ts";
- *
- * await pollUntil("key mccache/a", () => client.get("mccache/a").string(), 2000);
- * ```
- */
-export async function pollUntil<T>(
-  what: string,
-  probe: () => T | Promise<T>,
-  timeout: number,
-): Promise<T> {
-  const deadline = Date.now() + timeout;
-  let last: unknown = "never probed";
-  while (true) {
-    try {
-      const value = await probe();
-      if (value) return value;
-      last = value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() >= deadline) {
-      throw new Error(`Timed out after ${timeout} ms waiting for ${what}: last probe gave ${last}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 /** A log line as {@linkcode recordingLogger} keeps it. */
 export interface LogRecord {
   level: "debug" | "info" | "warn" | "error";

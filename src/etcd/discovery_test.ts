@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { pollUntil, recordingLogger, startEtcd } from "../../tests/_etcd.ts";
+import { recordingLogger, startEtcd } from "../../tests/_etcd.ts";
+import { waitFor } from "../../tests/_wait.ts";
 import { freePort } from "../../tests/_ports.ts";
 import { createEtcdClient } from "./client.ts";
 import { EtcdDiscovery } from "./discovery.ts";
@@ -198,7 +199,7 @@ Deno.test({
       await discovery.start({ timeout: 3000 });
 
       relay.cut();
-      await pollUntil("discovery to notice", () => warnings().length > 0, 5000);
+      await waitFor(() => warnings().length > 0, "discovery to notice", 5000);
       // Changes it cannot see, and a compaction that erases them from the
       // history the watch would resume from.
       await admin.delete().key("mccache/127.0.0.1:8001");

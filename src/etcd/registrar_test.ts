@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Etcd3 } from "etcd3";
-import { pollUntil, recordingLogger, startEtcd } from "../../tests/_etcd.ts";
+import { recordingLogger, startEtcd } from "../../tests/_etcd.ts";
+import { waitFor } from "../../tests/_wait.ts";
 import { freePort } from "../../tests/_ports.ts";
 import { createEtcdClient } from "./client.ts";
 import { EtcdDiscovery } from "./discovery.ts";
@@ -93,7 +94,7 @@ Deno.test({
       const [, lease] = (await keyAndLease(client, registrar.key))!;
       const revokedAt = performance.now();
       await client.leaseClient.leaseRevoke({ ID: lease });
-      await pollUntil("registered again", () => changes.length === 3, 3000);
+      await waitFor(() => changes.length === 3, "registered again", 3000);
       const ms = changes[2][1] - revokedAt;
       console.log(`measured: registered again ${ms.toFixed(0)} ms after the lease was revoked`);
       assert.deepEqual(changes.map(([registered]) => registered), [true, false, true]);
@@ -145,31 +146,31 @@ Deno.test({
       doomedLease.release();
       doomed.close();
       // etcd3 gives a lease up after 2 TTLs without a keepalive answer.
-      await pollUntil("the registrar to lose its lease", () => changes.length === 2, 8000);
+      await waitFor(() => changes.length === 2, "the registrar to lose its lease", 8000);
       // Keep etcd down a while longer, so the retries run into their 1 s cap.
       await new Promise((resolve) => setTimeout(resolve, killedAt + 6000 - performance.now()));
       await etcd.restart();
       const readyAt = performance.now();
 
-      await pollUntil("registered again", () => changes.length === 3, 5000);
+      await waitFor(() => changes.length === 3, "registered again", 5000);
       const ms = changes[2][1] - readyAt;
       console.log(`measured: registered again ${ms.toFixed(0)} ms after etcd was ready again`);
       assert.ok(ms < 5000);
       // The old lease is alive again after the restart (etcd renews leases
       // when it becomes leader), then expires: the key must stay.
-      await pollUntil("the old lease to expire", async () => {
-        const old = await node.leaseClient.leaseTimeToLive({ ID: oldLease });
-        return String(old.TTL) === "-1";
-      }, 5000);
+      await waitFor(
+        async () => {
+          const old = await node.leaseClient.leaseTimeToLive({ ID: oldLease });
+          return String(old.TTL) === "-1";
+        },
+        "the old lease to expire",
+        5000,
+      );
       const [value, lease] = (await keyAndLease(node, registrar.key))!;
       assert.equal(value, SEED_VALUE);
       assert.notEqual(lease, oldLease);
 
-      await pollUntil(
-        "discovery to drop the dead node",
-        () => discovery.members.length === 1,
-        5000,
-      );
+      await waitFor(() => discovery.members.length === 1, "discovery to drop the dead node", 5000);
       assert.deepEqual(discovery.members, [ADDR]);
       const messages = gatewayLog.records.filter((r) => r.level !== "debug").map((r) => r.message);
       assert.equal(messages.filter((m) => m.startsWith("Lost the connection")).length, 1);

@@ -96,21 +96,21 @@ export function createGatewayHandler(
   // their (old) value is not kept in the hot cache.
   const stale = new WeakSet<Promise<UpstreamValue>>();
   const written = (group: string, key: string) => {
-    hot?.drop(group, key);
-    const before = flight.forget(`${group.length}:${group}:${key}`);
+    const id = flightId(group, key);
+    hot?.drop(id);
+    const before = flight.forget(id);
     if (before) stale.add(before);
   };
 
   // Hot-cache hits are answered synchronously: Deno.serve's fastest path.
   const get = (group: string, key: string, deadline: number): Response | Promise<Response> => {
-    const fromHot = hot?.get(group, key);
+    const id = flightId(group, key);
+    const fromHot = hot?.get(id);
     if (fromHot) return valueResponse(fromHot, "hot");
-    // Identical concurrent requests share one upstream call (and its
-    // deadline). The length prefix keeps ("a:b", "c") and ("a", "b:c") apart.
-    const id = `${group.length}:${group}:${key}`;
+    // Identical concurrent requests share one upstream call (and its deadline).
     const loading = flight.do(id, () => upstream.get(group, key, { deadline }));
     return loading.then((result) => {
-      if (!stale.has(loading)) hot?.offer(group, key, result);
+      if (!stale.has(loading)) hot?.offer(id, result);
       return valueResponse(result, "miss");
     }, failed);
   };
@@ -301,6 +301,12 @@ async function readBody(request: Request, limit: number): Promise<Uint8Array<Arr
 // Values of hot keys kept in the gateway for a bounded time. Like
 // groupcache's hot cache, it admits 1 in 10 values fetched, so keys fetched
 // often get in quickly while one-off keys rarely displace them.
+// One string per group/key pair, for the flights and the hot cache; the
+// length prefix keeps ("a:b", "c") and ("a", "b:c") apart.
+function flightId(group: string, key: string): string {
+  return `${group.length}:${group}:${key}`;
+}
+
 class HotCache {
   readonly cache: LruCache<Uint8Array<ArrayBuffer>>;
   #ttl: number;
@@ -312,20 +318,18 @@ class HotCache {
     this.#random = random;
   }
 
-  get(group: string, key: string): UpstreamValue | undefined {
-    const value = this.cache.get(`${group.length}:${group}:${key}`);
+  get(id: string): UpstreamValue | undefined {
+    const value = this.cache.get(id);
     return value && { value, ttl: undefined, node: "gateway" };
   }
 
-  offer(group: string, key: string, result: UpstreamValue): void {
+  offer(id: string, result: UpstreamValue): void {
     if (this.#random() * 10 >= 1) return;
     const ttl = Math.min(this.#ttl, result.ttl ?? Infinity);
-    this.cache.add(`${group.length}:${group}:${key}`, result.value, {
-      expiresAt: Date.now() + ttl,
-    });
+    this.cache.add(id, result.value, { expiresAt: Date.now() + ttl });
   }
 
-  drop(group: string, key: string): void {
-    this.cache.remove(`${group.length}:${group}:${key}`);
+  drop(id: string): void {
+    this.cache.remove(id);
   }
 }

@@ -123,7 +123,7 @@ Deno.test("A PUT through the gateway is not undone by a GET that began before it
   upstream.values.set("g/k", "old");
   upstream.delayMs = 30;
   const early = request("/mccache/g/k"); // reads "old" upstream, slowly
-  await new Promise((resolve) => setTimeout(resolve, 5));
+  while (upstream.gets.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
   upstream.delayMs = 0;
   assert.equal((await request("/mccache/g/k", { method: "PUT", body: "new" })).status, 204);
   assert.equal((await request("/mccache/g/k")).body, "new"); // does not join the old GET

@@ -19,7 +19,7 @@ import {
   RING_OPTION,
   STATIC_SCHEME,
 } from "../grpc/resolver.ts";
-import { errorFromStatus, fromServiceError } from "../grpc/status.ts";
+import { fromServiceError } from "../grpc/status.ts";
 import { CacheClient } from "../grpc/_proto.ts";
 import { OwnerStream, type Waiter } from "./_owner_stream.ts";
 
@@ -220,7 +220,11 @@ export class GrpcUpstream implements Upstream {
     const retries: Waiter[] = [];
     for (const waiter of unanswered) {
       if (retryable && !waiter.retried) retries.push(waiter);
-      else waiter.reject(error instanceof PeerError ? error : errorFromCode(error, stream));
+      else {waiter.reject(
+          error instanceof PeerError
+            ? error
+            : fromServiceError(error as grpc.ServiceError, stream.node || stream.owner),
+        );}
     }
     if (retries.length === 0) return;
     // One stream for all the retries, placed on the member after the one that
@@ -280,17 +284,6 @@ export class GrpcUpstream implements Upstream {
       });
     });
   }
-}
-
-function errorFromCode(error: unknown, stream: OwnerStream): Error {
-  const { code, details } = error as { code?: number; details?: string };
-  return errorFromStatus(
-    code ?? grpc.status.UNKNOWN,
-    details ?? String(error),
-    undefined,
-    stream.node || stream.owner,
-    error,
-  );
 }
 
 type UnaryMethod<Res> = (
