@@ -39,12 +39,20 @@ export async function run(tool: string, main: () => Promise<void>): Promise<void
   }
 }
 
-/** Calls `stop` on the first SIGINT or SIGTERM, then exits 0 (a second signal exits at once). */
+/**
+ * Calls `stop` on the first SIGINT or SIGTERM, then exits 0. A signal more
+ * than a second later forces the exit (130); one sooner is the same Ctrl-C
+ * arriving twice (the terminal signals the whole process group, and
+ * `deno task` forwards it as well) and is ignored.
+ */
 export function onShutdownSignal(stop: () => Promise<void>): void {
-  let stopping = false;
+  let stoppingSince = 0;
   const handler = () => {
-    if (stopping) Deno.exit(1);
-    stopping = true;
+    if (stoppingSince > 0) {
+      if (Date.now() - stoppingSince > 1000) Deno.exit(130);
+      return;
+    }
+    stoppingSince = Date.now();
     stop().then(() => Deno.exit(0), (error) => {
       console.error(`Stopping failed: ${error instanceof Error ? error.message : error}`);
       Deno.exit(1);
