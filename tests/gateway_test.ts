@@ -38,7 +38,7 @@ Deno.test({
     await using n2 = await startNodeProcess(args);
     await using n3 = await startNodeProcess(args);
     const addrs = [n1.addr, n2.addr, n3.addr];
-    await using gateway = await startGatewayProcess(["--etcd", etcd.endpoint]);
+    await using gateway = await startGatewayProcess(["--etcd", etcd.endpoint, "--debug-headers"]);
     const base = `http://${gateway.addr}/mccache`;
     await waitFor(
       async () => (await fetchText(`${base}/v/key-0`)).status === 200,
@@ -83,7 +83,7 @@ Deno.test({
     const nodes: NodeProcess[] = [];
     for (let i = 0; i < 3; i++) nodes.push(await startNodeProcess(args));
     const addrs = nodes.map((n) => n.addr);
-    await using gateway = await startGatewayProcess(["--etcd", etcd.endpoint]);
+    await using gateway = await startGatewayProcess(["--etcd", etcd.endpoint, "--debug-headers"]);
     const base = `http://${gateway.addr}/mccache/v`;
     try {
       await waitFor(async () => {

@@ -34,6 +34,14 @@ export interface GatewayHandlerOptions {
   hotTtl?: number;
   /** Budget of the hot cache in bytes. @default {33554432} */
   hotBytes?: number;
+  /**
+   * Add `X-Mccache-Node` (the node that answered, or `gateway`) and
+   * `X-Mccache-Gateway-Cache` (`hot` or `miss`) to every value. Off by
+   * default: any header besides Content-Type takes a response off
+   * Deno.serve's fastest path, which costs the gateway ~10% of its CPU.
+   * @default {false}
+   */
+  debugHeaders?: boolean;
   /** Random source in [0, 1) for hot-cache admission. @default {Math.random} */
   random?: () => number;
   /** Counters to update; `/metrics` is served only when given. @default {undefined} */
@@ -91,6 +99,7 @@ export function createGatewayHandler(
     ? new HotCache(options.hotTtl, options.hotBytes, options.random)
     : undefined;
   metrics?.watchHotCache(hot?.cache);
+  const valueResponse = options.debugHeaders ? debugValueResponse : plainValueResponse;
   const flight = new SingleFlight<UpstreamValue>();
   // GETs that began before a PUT or DELETE through this gateway finished:
   // their (old) value is not kept in the hot cache.
@@ -245,7 +254,13 @@ function routeOf(request: Request, prefix: string): Route {
 
 const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
 
-function valueResponse(result: UpstreamValue, cache: "hot" | "miss"): Response {
+const PLAIN_VALUE = { headers: { "content-type": "application/octet-stream" } };
+
+function plainValueResponse(result: UpstreamValue): Response {
+  return new Response(result.value, PLAIN_VALUE);
+}
+
+function debugValueResponse(result: UpstreamValue, cache: "hot" | "miss"): Response {
   return new Response(result.value, {
     headers: {
       "content-type": "application/octet-stream",

@@ -59,8 +59,23 @@ Deno.test("The gateway collapses identical concurrent GETs into one upstream cal
   assert.equal(b.status, 404);
 });
 
+Deno.test("The gateway names the answering node only with debugHeaders", async () => {
+  for (const debugHeaders of [false, true]) {
+    const { upstream, request } = setup({ debugHeaders });
+    upstream.values.set("g/k", "v");
+    const { headers } = await request("/mccache/g/k");
+    // Content-Type alone keeps Deno.serve on its fast path.
+    const expected: [string, string][] = [["content-type", "application/octet-stream"]];
+    if (debugHeaders) {
+      expected.push(["x-mccache-gateway-cache", "miss"], ["x-mccache-node", "127.0.0.1:8001"]);
+    }
+    assert.deepEqual([...headers].sort(), expected, `debugHeaders: ${debugHeaders}`);
+  }
+});
+
 Deno.test("The gateway hot cache serves hot keys for at most --hot-ttl and drops them on PUT and DELETE", async () => {
-  const { upstream, request } = setup({ hotTtl: 50, random: () => 0 }); // admit every value
+  // random 0 admits every value.
+  const { upstream, request } = setup({ hotTtl: 50, random: () => 0, debugHeaders: true });
   upstream.values.set("g/k", "v1");
   assert.equal((await request("/mccache/g/k")).headers.get("x-mccache-gateway-cache"), "miss");
   const hot = await request("/mccache/g/k");
