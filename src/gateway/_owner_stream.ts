@@ -150,10 +150,8 @@ export class OwnerStream {
       if (waiter === undefined) continue; // expired meanwhile
       this.#inflight.delete(result.id);
       if (result.code === 0) {
-        // The decoded bytes are a view into the whole received message: copy.
-        const value = new Uint8Array(result.value);
         waiter.resolve({
-          value,
+          value: result.value as Uint8Array<ArrayBuffer>,
           ttl: result.ttl_ms > 0 ? result.ttl_ms : undefined,
           node: this.node,
         });
