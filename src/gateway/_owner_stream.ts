@@ -151,6 +151,7 @@ export class OwnerStream {
       this.#inflight.delete(result.id);
       if (result.code === 0) {
         waiter.resolve({
+          // Decoded as a fresh copy (see decodeGetResults): no need for another.
           value: result.value as Uint8Array<ArrayBuffer>,
           ttl: result.ttl_ms > 0 ? result.ttl_ms : undefined,
           node: this.node,

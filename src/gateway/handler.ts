@@ -341,8 +341,7 @@ class HotCache {
   offer(id: string, result: UpstreamValue): void {
     if (this.#random() * 10 >= 1) return;
     const ttl = Math.min(this.#ttl, result.ttl ?? Infinity);
-    // A copy: the value is a view into a whole message of results.
-    this.cache.add(id, result.value.slice(), { expiresAt: Date.now() + ttl });
+    this.cache.add(id, result.value, { expiresAt: Date.now() + ttl });
   }
 
   drop(id: string): void {

@@ -25,7 +25,7 @@ import { OwnerStream, type Waiter } from "./_owner_stream.ts";
 
 /** A value as a node returned it. */
 export interface UpstreamValue {
-  /** The value: a view into a message that holds other values too; copy it to keep it. */
+  /** The value (a fresh buffer the caller may keep). */
   value: Uint8Array<ArrayBuffer>;
   /** Milliseconds it stays fresh, when it expires. */
   ttl: number | undefined;

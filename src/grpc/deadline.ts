@@ -57,7 +57,7 @@ export interface Deadline {
 
 /**
  * Like {@linkcode deadlineSignal}, but the timer can be cleared: a server
- * handling thousands of short loads a second with multi-second deadlines
+ * handling thousands of short calls a second with multi-second deadlines
  * would otherwise keep that many timers (and signals) alive.
  *
  * @example
@@ -70,11 +70,22 @@ export interface Deadline {
  * clear();
  * ```
  */
-export function deadline(ms: number): Deadline {
+export function deadline(ms: number, parent?: AbortSignal): Deadline {
   const controller = new AbortController();
+  const onParentAbort = () => controller.abort(parent!.reason);
   const timer = setTimeout(() => {
+    parent?.removeEventListener("abort", onParentAbort);
     controller.abort(new DOMException(`Deadline of ${ms} ms passed`, "TimeoutError"));
   }, Math.max(0, ms));
-  deadlines.set(controller.signal, Date.now() + ms);
-  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+  if (parent?.aborted) onParentAbort();
+  else parent?.addEventListener("abort", onParentAbort, { once: true });
+  const at = Math.min(Date.now() + ms, deadlineOf(parent) ?? Infinity);
+  deadlines.set(controller.signal, at);
+  return {
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer);
+      parent?.removeEventListener("abort", onParentAbort);
+    },
+  };
 }

@@ -12,7 +12,7 @@ import { serveGetStream } from "./_get_stream.ts";
 import type { Group } from "../group.ts";
 import type { GroupRegistry } from "../registry.ts";
 import type { CacheStats, GroupStats } from "../stats.ts";
-import { deadlineSignal } from "./deadline.ts";
+import { type Deadline, deadline } from "./deadline.ts";
 import { toServiceError } from "./status.ts";
 import {
   CacheClient,
@@ -118,24 +118,42 @@ function unary<Req extends { group: string }, Res>(
       return;
     }
     group.recordServerRequest();
-    handle(group, call.request, callSignal(call)).then(
-      (response) => callback(null, response),
-      (error) => callback(toServiceError(error)),
+    const { signal, clear } = callDeadline(call);
+    handle(group, call.request, signal).then(
+      (response) => {
+        clear();
+        callback(null, response);
+      },
+      (error) => {
+        clear();
+        callback(toServiceError(error));
+      },
     );
   };
 }
 
 // A signal that aborts when the caller cancels or its deadline passes, and
-// that carries the deadline on to any peer this call goes to.
-function callSignal(call: grpc.ServerUnaryCall<unknown, unknown>): AbortSignal {
+// that carries the deadline on to any peer this call goes to. `clear` stops
+// its timer and listener once the call is answered: nodes take thousands of
+// calls a second with multi-second deadlines.
+function callDeadline(call: grpc.ServerUnaryCall<unknown, unknown>): Deadline {
   const controller = new AbortController();
-  call.once("cancelled", () => {
+  const onCancel = () => {
     controller.abort(new DOMException("The caller cancelled the call", "AbortError"));
-  });
-  const deadline = call.getDeadline();
-  const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  if (!Number.isFinite(at)) return controller.signal;
-  return deadlineSignal(at - Date.now(), controller.signal);
+  };
+  call.once("cancelled", onCancel);
+  const stopListening = () => call.off("cancelled", onCancel);
+  const at = call.getDeadline();
+  const ms = (at instanceof Date ? at.getTime() : at) - Date.now();
+  if (!Number.isFinite(ms)) return { signal: controller.signal, clear: stopListening };
+  const timed = deadline(ms, controller.signal);
+  return {
+    signal: timed.signal,
+    clear: () => {
+      timed.clear();
+      stopListening();
+    },
+  };
 }
 
 function cacheStatsMessage(stats: CacheStats): CacheStatsMessage {
