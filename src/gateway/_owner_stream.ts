@@ -6,16 +6,23 @@
 // a unary call per request, ~0.36x with streams).
 import * as grpc from "@grpc/grpc-js";
 import { PeerError } from "../errors.ts";
-import { ATTEMPT_METADATA_KEY, HASH_METADATA_KEY } from "../grpc/balancer.ts";
+import { ATTEMPT_METADATA_KEY, HASH_METADATA_KEY, MEMBER_METADATA_KEY } from "../grpc/balancer.ts";
 import { NODE_METADATA_KEY } from "../grpc/_get_stream.ts";
 import { errorFromStatus } from "../grpc/status.ts";
 import type { GetBatch, GetItem, GetResults } from "../grpc/_proto.ts";
 import type { UpstreamValue } from "./upstream.ts";
 
-/** A get waiting for its result. */
+/** A get (or a set or remove) waiting for its result. */
 export interface Waiter {
   group: string;
   key: string;
+  /** ItemOp; absent = GET. */
+  op?: number;
+  /** SET: the value and its time to live in milliseconds. */
+  value?: Uint8Array;
+  ttl?: number;
+  /** Only on the node it reaches (see GetItem.local). */
+  local?: boolean;
   /** When the gateway gives up on it (ms since the epoch). */
   deadline: number;
   /** Whether it was already re-sent once after a stream broke. */
@@ -47,19 +54,24 @@ export class OwnerStream {
   #retiring = false;
   #onClosed: OnStreamClosed;
 
+  /**
+   * Opens a stream placed by `target`: a key's hash (on its owner, or the
+   * next connected member; the member after that on a retry), or exactly
+   * the member `owner`.
+   */
   constructor(
     client: grpc.Client,
     readonly owner: string,
-    hash: number,
-    attempt: number,
+    target: { hash: number; attempt: number } | "member",
     onClosed: OnStreamClosed,
   ) {
     this.#onClosed = onClosed;
-    // The picker places the stream by this hash: on the owner, or the next
-    // connected member (the member after that on a retry).
     const metadata = new grpc.Metadata();
-    metadata.set(HASH_METADATA_KEY, String(hash));
-    if (attempt > 0) metadata.set(ATTEMPT_METADATA_KEY, String(attempt));
+    if (target === "member") metadata.set(MEMBER_METADATA_KEY, owner);
+    else {
+      metadata.set(HASH_METADATA_KEY, String(target.hash));
+      if (target.attempt > 0) metadata.set(ATTEMPT_METADATA_KEY, String(target.attempt));
+    }
     const open = (client as unknown as { GetStream: DuplexMethod }).GetStream;
     this.#call = open.call(client, metadata);
     this.#call.on("metadata", (md: grpc.Metadata) => {
@@ -90,7 +102,12 @@ export class OwnerStream {
     this.#inflight.set(id, waiter);
     // The node gives up on the load when the gateway gives up on the get.
     const timeout_ms = Math.max(1, Math.ceil(waiter.deadline - Date.now()));
-    this.#queue.push({ id, group: waiter.group, key: waiter.key, timeout_ms });
+    const { group, key, op, value, ttl, local } = waiter;
+    this.#queue.push(
+      op
+        ? { id, group, key, timeout_ms, op, value, ttl_ms: ttl, local }
+        : { id, group, key, timeout_ms },
+    );
   }
 
   /** Writes the queued gets, as few messages as the byte cap allows. */
@@ -137,7 +154,7 @@ export class OwnerStream {
     let bytes = 0;
     let count = 0;
     for (const item of this.#queue) {
-      bytes += item.key.length * 3 + item.group.length * 3 + 16;
+      bytes += item.key.length * 3 + item.group.length * 3 + (item.value?.length ?? 0) + 32;
       if (bytes > MAX_BATCH_BYTES && count > 0) break;
       count++;
     }

@@ -9,7 +9,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { HashRing, type HashRingOptions } from "../hash_ring.ts";
 import { PeerError } from "../errors.ts";
-import { ATTEMPT_METADATA_KEY, HASH_METADATA_KEY } from "../grpc/balancer.ts";
 import { NODE_CHANNEL_OPTIONS } from "../grpc/peer.ts";
 import {
   ETCD_SCHEME,
@@ -20,7 +19,7 @@ import {
   STATIC_SCHEME,
 } from "../grpc/resolver.ts";
 import { fromServiceError } from "../grpc/status.ts";
-import { CacheClient } from "../grpc/_proto.ts";
+import { CacheClient, ItemOp } from "../grpc/_proto.ts";
 import { OwnerStream, type Waiter } from "./_owner_stream.ts";
 
 /** A value as a node returned it. */
@@ -77,10 +76,11 @@ const SWEEP_MS = 25;
 const REPLACE_AFTER_MS = 100;
 
 /**
- * The cluster, reached through one grpc-js channel routed by key. Gets travel
- * in batches on one long-lived stream per owner; sets and removes are unary
- * calls. A get or call that fails because its node went away is retried once
- * on the next member.
+ * The cluster, reached through one grpc-js channel routed by key. Gets, sets
+ * and removes travel in batches on one long-lived stream per owner; after a
+ * write, the gateway itself tells the other members to drop their copies.
+ * A get or write that fails because its node went away is retried once on
+ * the next member.
  *
  * @example
  * ```ts ignore
@@ -97,6 +97,8 @@ export class GrpcUpstream implements Upstream {
   #source: MemberSource;
   #unsubscribe: () => void;
   #streams = new Map<string, OwnerStream>();
+  // Streams to one member each, for telling every node to drop a key.
+  #targeted = new Map<string, OwnerStream>();
   // Every stream not yet closed, the retiring ones included: all of them
   // hold gets whose deadlines must be enforced.
   #live = new Set<OwnerStream>();
@@ -137,7 +139,10 @@ export class GrpcUpstream implements Upstream {
     });
   }
 
-  /** Stores a value at the key's owner. */
+  /**
+   * Stores a value at the key's owner, then has every other node drop its
+   * copy; both travel on the streams, batched with gets.
+   */
   async set(
     group: string,
     key: string,
@@ -145,20 +150,28 @@ export class GrpcUpstream implements Upstream {
     ttl: number | undefined,
     options: UpstreamCallOptions,
   ): Promise<void> {
-    await this.#call("Set", key, { group, key, value, ttl_ms: ttl ?? 0 }, options);
+    const { node } = await this.#write({ group, key, op: ItemOp.SET, value, ttl }, options);
+    await this.#dropElsewhere(group, key, node, options);
   }
 
-  /** Removes a key from its owner and every other node. */
+  /** Removes a key from its owner, then from every other node. */
   async remove(group: string, key: string, options: UpstreamCallOptions): Promise<void> {
-    await this.#call("Remove", key, { group, key }, options);
+    let failure: { error: unknown } | undefined;
+    const answered = await this.#write({ group, key, op: ItemOp.REMOVE }, options).catch(
+      (error) => void (failure = { error }),
+    );
+    // Copies elsewhere go even when the owner could not be told.
+    await this.#dropElsewhere(group, key, answered?.node, options);
+    if (failure) throw failure.error;
   }
 
   /** Closes the streams and the channel. */
   close(): void {
     clearInterval(this.#sweeper);
     this.#unsubscribe();
-    for (const stream of this.#streams.values()) stream.retire();
+    for (const stream of [...this.#streams.values(), ...this.#targeted.values()]) stream.retire();
     this.#streams.clear();
+    this.#targeted.clear();
     this.#client.close();
   }
 
@@ -170,10 +183,12 @@ export class GrpcUpstream implements Upstream {
 
   #membersChanged(): void {
     this.#ring = this.#buildRing();
-    for (const [owner, stream] of this.#streams) {
-      if (this.#ring.has(owner)) continue;
-      this.#streams.delete(owner);
-      stream.retire();
+    for (const streams of [this.#streams, this.#targeted]) {
+      for (const [owner, stream] of streams) {
+        if (this.#ring.has(owner)) continue;
+        streams.delete(owner);
+        stream.retire();
+      }
     }
   }
 
@@ -188,6 +203,21 @@ export class GrpcUpstream implements Upstream {
       stream = this.#open(owner, waiter.key, 0);
       this.#streams.set(owner, stream);
     }
+    this.#queue(stream, waiter);
+  }
+
+  // Sends to exactly `member` (not its key's owner), on a stream of its own.
+  #sendTo(member: string, waiter: Waiter): void {
+    let stream = this.#targeted.get(member);
+    if (stream === undefined || !stream.open) {
+      stream = new OwnerStream(this.#client, member, "member", this.#closedHandler);
+      this.#live.add(stream);
+      this.#targeted.set(member, stream);
+    }
+    this.#queue(stream, waiter);
+  }
+
+  #queue(stream: OwnerStream, waiter: Waiter): void {
     stream.send(this.#nextId++ >>> 0, waiter);
     this.#dirty.add(stream);
     if (!this.#flushScheduled) {
@@ -199,9 +229,8 @@ export class GrpcUpstream implements Upstream {
   }
 
   #open(owner: string, key: string, attempt: number): OwnerStream {
-    const closed = (s: OwnerStream, unanswered: Waiter[], error: unknown) =>
-      this.#streamClosed(s, unanswered, error);
-    const stream = new OwnerStream(this.#client, owner, this.#ring.hashKey(key), attempt, closed);
+    const target = { hash: this.#ring.hashKey(key), attempt };
+    const stream = new OwnerStream(this.#client, owner, target, this.#closedHandler);
     this.#live.add(stream);
     return stream;
   }
@@ -212,9 +241,14 @@ export class GrpcUpstream implements Upstream {
     this.#dirty.clear();
   }
 
+  #closedHandler = (stream: OwnerStream, unanswered: Waiter[], error: unknown): void => {
+    this.#streamClosed(stream, unanswered, error);
+  };
+
   #streamClosed(stream: OwnerStream, unanswered: Waiter[], error: unknown): void {
     this.#live.delete(stream);
     if (this.#streams.get(stream.owner) === stream) this.#streams.delete(stream.owner);
+    if (this.#targeted.get(stream.owner) === stream) this.#targeted.delete(stream.owner);
     const code = (error as { code?: number }).code;
     const retryable = code === undefined || RETRYABLE.has(code);
     const retries: Waiter[] = [];
@@ -250,45 +284,39 @@ export class GrpcUpstream implements Upstream {
     }
   }
 
-  async #call<Res>(
-    method: string,
-    key: string,
-    request: object,
+  // Sends a set or remove to the key's owner, `local`: the owner tells no
+  // other node; the gateway does (#dropElsewhere), over its own streams.
+  #write(
+    item: Pick<Waiter, "group" | "key" | "op" | "value" | "ttl">,
     options: UpstreamCallOptions,
-  ): Promise<{ response: Res; node: string }> {
-    const hash = String(this.#ring.hashKey(key));
-    try {
-      return await this.#attempt<Res>(method, hash, 0, request, options.deadline);
-    } catch (error) {
-      const code = ((error as PeerError).cause as { code?: number } | undefined)?.code;
-      if (!(error instanceof PeerError) || !RETRYABLE.has(code ?? -1)) throw error;
-      return await this.#attempt<Res>(method, hash, 1, request, options.deadline);
-    }
-  }
-
-  #attempt<Res>(
-    method: string,
-    hash: string,
-    attempt: number,
-    request: object,
-    deadline: number,
-  ): Promise<{ response: Res; node: string }> {
-    const metadata = new grpc.Metadata();
-    metadata.set(HASH_METADATA_KEY, hash);
-    if (attempt > 0) metadata.set(ATTEMPT_METADATA_KEY, String(attempt));
+  ): Promise<UpstreamValue> {
     return new Promise((resolve, reject) => {
-      const rpc = (this.#client as unknown as Record<string, UnaryMethod<Res>>)[method];
-      const call = rpc.call(this.#client, request, metadata, { deadline }, (error, response) => {
-        if (error) reject(fromServiceError(error, call.getPeer()));
-        else resolve({ response: response!, node: call.getPeer() });
+      this.#send({
+        ...item,
+        local: true,
+        deadline: options.deadline,
+        retried: false,
+        resolve,
+        reject,
       });
     });
   }
-}
 
-type UnaryMethod<Res> = (
-  request: object,
-  metadata: grpc.Metadata,
-  options: grpc.CallOptions,
-  callback: (error: grpc.ServiceError | null, response?: Res) => void,
-) => grpc.ClientUnaryCall;
+  // Has every member but `except` drop its copy of a key. Best effort, as
+  // between nodes: a member that cannot be told is not the key's owner.
+  async #dropElsewhere(
+    group: string,
+    key: string,
+    except: string | undefined,
+    options: UpstreamCallOptions,
+  ): Promise<void> {
+    const drops = this.#source.members.filter((member) => member !== except).map((member) =>
+      new Promise<UpstreamValue>((resolve, reject) => {
+        // Never retried elsewhere: the drop is for this member only.
+        const waiter = { group, key, op: ItemOp.REMOVE, local: true, retried: true };
+        this.#sendTo(member, { ...waiter, deadline: options.deadline, resolve, reject });
+      })
+    );
+    await Promise.allSettled(drops);
+  }
+}

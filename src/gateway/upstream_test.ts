@@ -65,3 +65,30 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "A set through the gateway stores at the owner and drops every other copy; so does a remove",
+  ...sanitizers,
+  async fn() {
+    await using nodes = await cluster(3);
+    const groups = nodes.map((node) => node.registry.get("g")!);
+    const upstream = new GrpcUpstream({ members: nodes.map((node) => node.addr) });
+    const deadline = Date.now() + 5000;
+    const text = (view: { text(): string }) => view.text();
+    try {
+      // A copy of an old value on every node (as after fetches from the owner).
+      for (const group of groups) await group.set("k", "old", { local: true });
+      await upstream.set("g", "k", new TextEncoder().encode("new"), 60_000, { deadline });
+      for (const group of groups) assert.equal(text(await group.get("k")), "new");
+
+      for (const group of groups) await group.set("k", "old", { local: true });
+      await upstream.remove("g", "k", { deadline });
+      // Gone everywhere: the next get loads it again, at the owner.
+      for (const group of groups) assert.equal(text(await group.get("k")), "value of k");
+      assert.equal(nodes.reduce((n, node) => n + node.loads.length, 0), 1);
+    } finally {
+      upstream.close();
+    }
+  },
+});

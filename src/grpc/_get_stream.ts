@@ -2,10 +2,10 @@
 // gateway sends them (see proto/mccache.proto).
 import * as grpc from "@grpc/grpc-js";
 import { errorStatus, UnknownGroupError } from "../errors.ts";
-import type { GetOptions } from "../group.ts";
+import type { GetOptions, Group } from "../group.ts";
 import type { GroupRegistry } from "../registry.ts";
 import { type Deadline, deadline } from "./deadline.ts";
-import type { GetBatch, GetResult, GetResults } from "./_proto.ts";
+import { type GetBatch, type GetItem, type GetResult, type GetResults, ItemOp } from "./_proto.ts";
 
 /** Initial metadata key in which a node names itself on a GetStream. */
 export const NODE_METADATA_KEY = "mccache-node";
@@ -24,10 +24,11 @@ const GRPC_UNKNOWN = 2;
 // Get options whose signal is made only when it is read, i.e. on a miss:
 // cache hits, the common case, never pay for a timer. The item's own
 // timeout bounds the load; `done` clears the timer once it is answered.
-function itemOptions(timeoutMs: number): { options: GetOptions; done(): void } {
+function itemOptions(timeoutMs: number, local = false): { options: GetOptions; done(): void } {
   let timer: Deadline | undefined;
   return {
     options: {
+      local,
       get signal() {
         return (timer ??= deadline(timeoutMs || DEFAULT_ITEM_TIMEOUT_MS)).signal;
       },
@@ -76,23 +77,23 @@ export function serveGetStream(
     }
   };
   call.on("data", (batch: GetBatch) => {
-    for (const { id, group: name, key, timeout_ms } of batch.items) {
+    for (const item of batch.items) {
       pending++;
-      const group = registry.get(name);
+      const group = registry.get(item.group);
       if (group === undefined) {
-        done(errorResult(id, new UnknownGroupError(name)));
+        done(errorResult(item.id, new UnknownGroupError(item.group)));
         continue;
       }
       group.recordServerRequest();
-      const item = itemOptions(timeout_ms);
-      group.getEntry(key, item.options).then(
-        ({ value, ttl }) => {
-          item.done();
-          done(valueResult(id, value.unsafeBytes(), ttl));
+      const options = itemOptions(item.timeout_ms, item.local);
+      serveItem(group, item, options.options).then(
+        (result) => {
+          options.done();
+          done(result);
         },
         (error) => {
-          item.done();
-          done(errorResult(id, error));
+          options.done();
+          done(errorResult(item.id, error));
         },
       );
     }
@@ -109,6 +110,28 @@ export function serveGetStream(
   const leave = () => streams.delete(end);
   call.on("error", leave);
   call.on("cancelled", leave);
+}
+
+function serveItem(group: Group, item: GetItem, options: GetOptions): Promise<GetResult> {
+  const { id, key } = item;
+  switch (item.op ?? ItemOp.GET) {
+    case ItemOp.GET:
+      return group.getEntry(key, options).then(({ value, ttl }) =>
+        valueResult(id, value.unsafeBytes(), ttl)
+      );
+    case ItemOp.SET: {
+      const ttl = item.ttl_ms ? item.ttl_ms : undefined;
+      const { local, signal } = options;
+      return group.set(key, item.value ?? EMPTY, { ttl, local, signal }).then(() => ok(id));
+    }
+    case ItemOp.REMOVE:
+      return group.remove(key, options).then(() => ok(id));
+  }
+  return Promise.resolve(errorResult(id, new RangeError(`Unknown item op ${item.op}`)));
+}
+
+function ok(id: number): GetResult {
+  return { id, value: EMPTY, ttl_ms: 0, code: 0, error: "", error_name: "" };
 }
 
 // Splits results into messages of at most MAX_REPLY_BYTES of values (one

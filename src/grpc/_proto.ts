@@ -111,11 +111,19 @@ export interface SeedResponse {
   value: Uint8Array;
 }
 
+/** GetItem.Op of proto/mccache.proto. */
+export const ItemOp = { GET: 0, SET: 1, REMOVE: 2 } as const;
+
 export interface GetItem {
   id: number;
   group: string;
   key: string;
   timeout_ms: number;
+  /** ItemOp; absent = GET. */
+  op?: number;
+  value?: Uint8Array;
+  ttl_ms?: number;
+  local?: boolean;
 }
 
 export interface GetBatch {

@@ -16,6 +16,10 @@ const TAG_ID = 0x08;
 const TAG_GROUP = 0x12; // GetItem.group
 const TAG_KEY = 0x1a; // GetItem.key
 const TAG_TIMEOUT = 0x20; // GetItem.timeout_ms
+const TAG_OP = 0x28; // GetItem.op
+const TAG_ITEM_VALUE = 0x32; // GetItem.value
+const TAG_ITEM_TTL = 0x38; // GetItem.ttl_ms
+const TAG_LOCAL = 0x40; // GetItem.local
 const TAG_VALUE = 0x12; // GetResult.value
 const TAG_TTL = 0x18;
 const TAG_CODE = 0x20;
@@ -69,6 +73,10 @@ export function encodeGetBatch({ items }: GetBatch): Buffer {
     const key = utf8Size(item.key);
     let body = 1 + varintSize(item.id) + 1 + varintSize(group) + group + 1 + varintSize(key) + key;
     if (item.timeout_ms > 0) body += 1 + varintSize(item.timeout_ms);
+    if (item.op) body += 1 + varintSize(item.op);
+    if (item.value?.length) body += 1 + varintSize(item.value.length) + item.value.length;
+    if (item.ttl_ms) body += 1 + varintSize(item.ttl_ms);
+    if (item.local) body += 2;
     sizes.push(group, key, body);
     total += 1 + varintSize(body) + body;
   }
@@ -83,6 +91,19 @@ export function encodeGetBatch({ items }: GetBatch): Buffer {
     if (item.timeout_ms > 0) {
       writer.buf[writer.offset++] = TAG_TIMEOUT;
       writer.varint(item.timeout_ms);
+    }
+    if (item.op) {
+      writer.buf[writer.offset++] = TAG_OP;
+      writer.varint(item.op);
+    }
+    if (item.value?.length) writer.bytes(TAG_ITEM_VALUE, item.value);
+    if (item.ttl_ms) {
+      writer.buf[writer.offset++] = TAG_ITEM_TTL;
+      writer.varint(item.ttl_ms);
+    }
+    if (item.local) {
+      writer.buf[writer.offset++] = TAG_LOCAL;
+      writer.buf[writer.offset++] = 1;
     }
   });
   return writer.buf;
@@ -191,7 +212,16 @@ function forEachRepeated(buf: Uint8Array, each: (reader: Reader) => void): void 
   }
 }
 
-/** Decodes a GetBatch. */
+const EMPTY = new Uint8Array(0);
+
+// A Buffer's slice() is a view of the message, which grpc-js reuses: copy.
+function copy(buf: Uint8Array, start: number, end: number): Uint8Array {
+  const value = new Uint8Array(end - start);
+  value.set(buf.subarray(start, end));
+  return value;
+}
+
+/** Decodes a GetBatch; each value is a copy the caller may keep. */
 export function decodeGetBatch(buf: Uint8Array): GetBatch {
   const items: GetItem[] = [];
   forEachRepeated(buf, (r) => {
@@ -202,20 +232,15 @@ export function decodeGetBatch(buf: Uint8Array): GetBatch {
       else if (tag === TAG_GROUP) item.group = decoder.decode(buf.subarray(r.span(), r.offset));
       else if (tag === TAG_KEY) item.key = decoder.decode(buf.subarray(r.span(), r.offset));
       else if (tag === TAG_TIMEOUT) item.timeout_ms = r.varint();
+      else if (tag === TAG_OP) item.op = r.varint();
+      else if (tag === TAG_ITEM_VALUE) item.value = copy(buf, r.span(), r.offset);
+      else if (tag === TAG_ITEM_TTL) item.ttl_ms = r.varint();
+      else if (tag === TAG_LOCAL) item.local = r.varint() !== 0;
       else r.skip(tag);
     }
     items.push(item);
   });
   return { items };
-}
-
-const EMPTY = new Uint8Array(0);
-
-// A Buffer's slice() is a view of the message, which grpc-js reuses: copy.
-function copy(buf: Uint8Array, start: number, end: number): Uint8Array {
-  const value = new Uint8Array(end - start);
-  value.set(buf.subarray(start, end));
-  return value;
 }
 
 /** Decodes a GetResults; each value is a copy the caller may keep. */

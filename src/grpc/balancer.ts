@@ -1,7 +1,8 @@
 /**
  * The `mccache_ring` load-balancing policy for grpc-js: each call goes to
  * the owner of the key whose hash it carries in metadata, or, when the owner
- * is not connected, to the next READY member clockwise on the ring.
+ * is not connected, to the next READY member clockwise on the ring. A call
+ * that names a member in metadata goes to that member only.
  *
  * @module
  */
@@ -76,6 +77,22 @@ function readHash(metadata: grpc.Metadata): number | undefined {
   return hash <= 0xffffffff ? hash : undefined;
 }
 
+/**
+ * Call metadata: a member's address; the call goes to it, and fails with
+ * UNAVAILABLE when it is not connected (e.g. telling every node to drop a key).
+ */
+export const MEMBER_METADATA_KEY = "mccache-member";
+
+function unavailable(details: string): PickResult {
+  return {
+    pickResultType: PickResultType.TRANSIENT_FAILURE,
+    subchannel: null,
+    status: { code: grpc.status.UNAVAILABLE, details, metadata: new grpc.Metadata() },
+    onCallStarted: null,
+    onCallEnded: null,
+  };
+}
+
 function drop(details: string): PickResult {
   // DROP fails the call even with waitForReady: a caller without a hash is a bug.
   return {
@@ -92,6 +109,10 @@ class RingPicker implements Picker {
   constructor(readonly ring: HashRing, readonly ready: ReadonlyMap<string, Picker>) {}
 
   pick(args: PickArgs): PickResult {
+    const member = args.metadata.get(MEMBER_METADATA_KEY)[0];
+    if (typeof member === "string") {
+      return this.ready.get(member)?.pick(args) ?? unavailable(`${member} is not connected`);
+    }
     const hash = readHash(args.metadata);
     if (hash === undefined) return drop(`${RING_POLICY}: missing ${HASH_METADATA_KEY} metadata`);
     const attempt = Number(args.metadata.get(ATTEMPT_METADATA_KEY)[0] ?? 0) || 0;

@@ -18,6 +18,18 @@ const items = [
   { id: 300, group: "g", key: "日本語 ✓", timeout_ms: 0 },
   { id: 4_294_967_295, group: "long", key: "k".repeat(5000), timeout_ms: 4_294_967_295 },
   { id: 7, group: "", key: "", timeout_ms: 1 },
+  // A gateway's writes: op SET (1) and REMOVE (2).
+  {
+    id: 8,
+    group: "g",
+    key: "w",
+    timeout_ms: 500,
+    op: 1,
+    value: new Uint8Array([5, 6]),
+    ttl_ms: 2 ** 40,
+    local: true,
+  },
+  { id: 9, group: "g", key: "r", timeout_ms: 500, op: 2, local: true },
 ];
 
 const results = [

@@ -34,6 +34,7 @@ export type { GroupStatsMessage, StatsResponse } from "./_proto.ts";
 export {
   ATTEMPT_METADATA_KEY,
   HASH_METADATA_KEY,
+  MEMBER_METADATA_KEY,
   registerRingBalancer,
   RING_POLICY,
   RingConfig,
