@@ -150,19 +150,20 @@ export class GrpcUpstream implements Upstream {
     ttl: number | undefined,
     options: UpstreamCallOptions,
   ): Promise<void> {
-    const { node } = await this.#write({ group, key, op: ItemOp.SET, value, ttl }, options);
-    await this.#dropElsewhere(group, key, node, options);
+    const { node, local } = await this.#write({ group, key, op: ItemOp.SET, value, ttl }, options);
+    if (local) await this.#dropElsewhere(group, key, node, options);
   }
 
   /** Removes a key from its owner, then from every other node. */
   async remove(group: string, key: string, options: UpstreamCallOptions): Promise<void> {
-    let failure: { error: unknown } | undefined;
-    const answered = await this.#write({ group, key, op: ItemOp.REMOVE }, options).catch(
-      (error) => void (failure = { error }),
-    );
-    // Copies elsewhere go even when the owner could not be told.
-    await this.#dropElsewhere(group, key, answered?.node, options);
-    if (failure) throw failure.error;
+    try {
+      const { node, local } = await this.#write({ group, key, op: ItemOp.REMOVE }, options);
+      if (local) await this.#dropElsewhere(group, key, node, options);
+    } catch (error) {
+      // The owner may not have been told: the key goes from everywhere else.
+      await this.#dropElsewhere(group, key, undefined, options);
+      throw error;
+    }
   }
 
   /** Closes the streams and the channel. */
@@ -203,6 +204,7 @@ export class GrpcUpstream implements Upstream {
       stream = this.#open(owner, waiter.key, 0);
       this.#streams.set(owner, stream);
     }
+    if (waiter.op) waiter.local = stream.node === owner;
     this.#queue(stream, waiter);
   }
 
@@ -266,6 +268,8 @@ export class GrpcUpstream implements Upstream {
     const retry = this.#open(stream.owner, retries[0].key, 1);
     for (const waiter of retries) {
       waiter.retried = true;
+      // On the next member, not the owner: a write goes there in full.
+      if (waiter.op) waiter.local = false;
       retry.send(this.#nextId++ >>> 0, waiter);
     }
     retry.retire();
@@ -284,22 +288,29 @@ export class GrpcUpstream implements Upstream {
     }
   }
 
-  // Sends a set or remove to the key's owner, `local`: the owner tells no
-  // other node; the gateway does (#dropElsewhere), over its own streams.
-  #write(
+  // Sends a set or remove to the key's owner. Once its stream is known to
+  // be on the owner, the write is `local` (the owner tells no other node)
+  // and the caller has the others drop their copies over its own streams;
+  // otherwise (a new stream, an owner that is down, a retry) the node that
+  // gets it does everything, as for any set or remove.
+  async #write(
     item: Pick<Waiter, "group" | "key" | "op" | "value" | "ttl">,
     options: UpstreamCallOptions,
-  ): Promise<UpstreamValue> {
-    return new Promise((resolve, reject) => {
-      this.#send({
-        ...item,
-        local: true,
-        deadline: options.deadline,
-        retried: false,
-        resolve,
-        reject,
-      });
+  ): Promise<{ node: string; local: boolean }> {
+    const waiter: Waiter = {
+      ...item,
+      local: false,
+      deadline: options.deadline,
+      retried: false,
+      resolve: () => {},
+      reject: () => {},
+    };
+    const { node } = await new Promise<UpstreamValue>((resolve, reject) => {
+      waiter.resolve = resolve;
+      waiter.reject = reject;
+      this.#send(waiter);
     });
+    return { node, local: waiter.local === true };
   }
 
   // Has every member but `except` drop its copy of a key. Best effort, as

@@ -3,6 +3,8 @@
 // sockets behind after close, so the sanitizers are off.
 import assert from "node:assert/strict";
 import { cluster } from "../grpc/_testing.ts";
+import { HashRing } from "../hash_ring.ts";
+import { waitFor } from "../../tests/_wait.ts";
 import { GrpcUpstream } from "./upstream.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
@@ -77,16 +79,55 @@ Deno.test({
     const deadline = Date.now() + 5000;
     const text = (view: { text(): string }) => view.text();
     try {
-      // A copy of an old value on every node (as after fetches from the owner).
-      for (const group of groups) await group.set("k", "old", { local: true });
-      await upstream.set("g", "k", new TextEncoder().encode("new"), 60_000, { deadline });
-      for (const group of groups) assert.equal(text(await group.get("k")), "new");
+      const ring = new HashRing();
+      ring.add(...nodes.map((node) => node.addr));
+      // Twice: on a new stream (which may sit on another node until the
+      // owner's connection is up) the node that gets the write does it all;
+      // once gets come from the owner, the gateway tells the others itself.
+      for (const value of ["new", "newer"]) {
+        if (value === "newer") {
+          await waitFor(
+            async () => (await upstream.get("g", "k", { deadline })).node === ring.get("k"),
+            "the stream is on the owner",
+          );
+        }
+        // A copy of an old value on every node (as after fetches from the owner).
+        for (const group of groups) await group.set("k", "old", { local: true });
+        await upstream.set("g", "k", new TextEncoder().encode(value), 60_000, { deadline });
+        for (const group of groups) assert.equal(text(await group.get("k")), value);
+      }
 
       for (const group of groups) await group.set("k", "old", { local: true });
       await upstream.remove("g", "k", { deadline });
       // Gone everywhere: the next get loads it again, at the owner.
       for (const group of groups) assert.equal(text(await group.get("k")), "value of k");
       assert.equal(nodes.reduce((n, node) => n + node.loads.length, 0), 1);
+    } finally {
+      upstream.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "A write succeeds when a member that should drop its copy is down, and fails fast there",
+  ...sanitizers,
+  async fn() {
+    await using nodes = await cluster(2);
+    // A member nothing listens on (a port that was free a moment ago).
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const dead = `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+    listener.close();
+    const members = [...nodes.map((node) => node.addr), dead];
+    const upstream = new GrpcUpstream({ members });
+    const ring = new HashRing();
+    ring.add(...members);
+    const key = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => ring.get(k) !== dead)!;
+    try {
+      const started = Date.now();
+      const deadline = started + 5000;
+      await upstream.set("g", key, new TextEncoder().encode("v"), undefined, { deadline });
+      await upstream.remove("g", key, { deadline });
+      assert.ok(Date.now() - started < 2500, `took ${Date.now() - started} ms`);
     } finally {
       upstream.close();
     }

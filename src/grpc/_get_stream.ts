@@ -54,15 +54,21 @@ export function serveGetStream(
   call.sendMetadata(metadata);
   let ready: GetResult[] = [];
   let scheduled = false;
+  let paused = false;
   let pending = 0;
   let ended = false;
   const flush = () => {
     scheduled = false;
     for (const results of replies(ready)) {
-      // A caller that does not read its results stops getting new ones read.
-      if (!call.cancelled && !call.write({ results })) {
+      // A caller that does not read its results stops getting new ones read
+      // (one drain listener however many writes filled the buffer).
+      if (!call.cancelled && !call.write({ results }) && !paused) {
+        paused = true;
         call.pause();
-        call.once("drain", () => call.resume());
+        call.once("drain", () => {
+          paused = false;
+          call.resume();
+        });
       }
     }
     ready = [];
