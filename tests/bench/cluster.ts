@@ -22,7 +22,13 @@ import {
   wrkInstalled,
 } from "./_load.ts";
 import { memoryRun } from "./_memory.ts";
-import { printReport, type Report, type RssRow, type ScenarioResult } from "./_report.ts";
+import {
+  BARE_NAME,
+  printReport,
+  type Report,
+  type RssRow,
+  type ScenarioResult,
+} from "./_report.ts";
 import {
   childPids,
   Cleanup,
@@ -56,7 +62,7 @@ Options:
   --connections n        concurrent connections                      [64]
   --threads n            wrk threads (the Deno generator uses one)   [2]
   --warmup time          unmeasured load before each run             [2s]
-  --sweep                also run scenario b at 16, 64 and 256
+  --sweep                also run scenario b at 16, 64, 128 and 256
                          connections and report the peak and its p99
   --memory               always do the memory run (default: only when
                          its first seconds predict it ends within ~90 s)
@@ -81,7 +87,7 @@ const BASE = "/mccache/bench/";
 const NODES = 3;
 const ZIPF_KEYS = 100_000;
 const ZIPF_CACHED_SHARE = 0.2;
-const SWEEP_CONNECTIONS = [16, 64, 256];
+const SWEEP_CONNECTIONS = [16, 64, 128, 256];
 const WARM_CONCURRENCY = 32;
 
 interface Options {
@@ -284,7 +290,7 @@ async function bench(options: Options, cleanup: Cleanup): Promise<Report> {
   const common = { ...options, generate: generator(Infinity), signal: cleanup.signal };
   const bench = { ...common, baseline: await measureBaseline(common, bare.url) };
   const cluster = await startCluster(cleanup, origin.url);
-  const { results, sweep } = await runScenarios(bench, cluster, options.sweep);
+  const { results, sweep } = await runScenarios(bench, cluster, bare.url, options.sweep);
   const rss = rssRows(cluster, { origin, "bare Deno.serve": bare });
   // The memory run gets the machine to itself.
   await cluster.stack.disposeAsync();
@@ -300,13 +306,26 @@ async function bench(options: Options, cleanup: Cleanup): Promise<Report> {
   return { settings, baseline: bench.baseline, scenarios: results, sweep, rss, memory };
 }
 
-async function runScenarios(bench: Bench, cluster: Cluster, withSweep: boolean) {
+async function runScenarios(bench: Bench, cluster: Cluster, bareUrl: string, withSweep: boolean) {
   const all = scenarios();
   const results: ScenarioResult[] = [];
   for (const scenario of all) results.push(await runScenario(bench, cluster, scenario));
   const sweep: ScenarioResult[] = [];
-  for (const scenario of withSweep ? all.filter((s) => s.sweep) : []) {
-    for (const c of SWEEP_CONNECTIONS) sweep.push(await runScenario(bench, cluster, scenario, c));
+  for (const c of withSweep ? SWEEP_CONNECTIONS : []) {
+    // Each connection count against the bare server at that same count.
+    const settings = { ...bench.settings, connections: c };
+    const baseline = await measureBaseline({ ...bench, settings }, bareUrl);
+    const bare = {
+      name: BARE_NAME,
+      connections: c,
+      ratio: 1,
+      nodeHitRatio: null,
+      hotHitRatio: null,
+    };
+    sweep.push({ ...bare, ...baseline });
+    for (const scenario of all.filter((s) => s.sweep)) {
+      sweep.push(await runScenario({ ...bench, baseline }, cluster, scenario, c));
+    }
   }
   return { results, sweep };
 }
