@@ -188,6 +188,22 @@ export class Group {
   }
 
   /**
+   * Reports whether this node owns `key`: its peers pick no other node.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Group } from "@mccache/core";
+   *
+   * const group = new Group({ name: "o", maxBytes: 0, getter: (key) => key });
+   * assert(group.owns("any key")); // without peers, every key
+   * ```
+   */
+  owns(key: string): boolean {
+    return this.#peers.pickPeer(key) === undefined;
+  }
+
+  /**
    * Returns the value for `key`: from cache, else from its owner, else from
    * the getter. Rejects with `InvalidKeyError` for a bad key, `NotFoundError`
    * when the getter says so, or the getter's own error.

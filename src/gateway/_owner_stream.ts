@@ -172,6 +172,7 @@ export class OwnerStream {
           value: result.value as Uint8Array<ArrayBuffer>,
           ttl: result.ttl_ms > 0 ? result.ttl_ms : undefined,
           node: this.node,
+          ownerOnly: result.owner_only === true,
         });
       } else {
         const name = result.error_name || undefined;

@@ -66,9 +66,11 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   };
   try {
     const members = options.peers ?? await discover(options.etcd ?? {}, logger, cleanups);
-    const upstream = new GrpcUpstream({ members, ring: options.ring });
+    const source = { members: () => upstream.members };
+    const metrics = new GatewayMetrics(source);
+    const onDropFailed = () => metrics.dropFailed();
+    const upstream = new GrpcUpstream({ members, ring: options.ring, onDropFailed });
     cleanups.push(() => upstream.close());
-    const metrics = new GatewayMetrics({ members: () => upstream.members });
     const handler = createGatewayHandler({ ...options, upstream, metrics });
     const server = listen(hostname, port, handler);
     cleanups.push(() => server.shutdown());

@@ -11,6 +11,7 @@ import { validateKey } from "../key.ts";
 import { LruCache } from "../lru.ts";
 import { SingleFlight } from "../singleflight.ts";
 import type { Upstream, UpstreamValue } from "./upstream.ts";
+import { MAX_WRITE_BYTES } from "./_limits.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { parseDuration } from "../node/units.ts";
 
@@ -93,6 +94,11 @@ export function createGatewayHandler(
   const prefix = (options.prefix ?? "/mccache").replace(/\/+$/, "");
   const timeout = options.timeout ?? 2000;
   const maxValueBytes = options.maxValueBytes ?? 1 << 20;
+  if (!Number.isInteger(maxValueBytes) || maxValueBytes < 0 || maxValueBytes > MAX_WRITE_BYTES) {
+    throw new RangeError(
+      `Cannot create gateway handler: maxValueBytes must be an integer from 0 to ${MAX_WRITE_BYTES}: received ${maxValueBytes}`,
+    );
+  }
   const { upstream, metrics } = options;
   const healthy = options.healthy ?? (() => upstream.members.length > 0);
   const hot = options.hotTtl
@@ -281,8 +287,9 @@ function errorResponse(error: unknown, timeout: number): Response {
 
 function parseTtl(value: string): number {
   try {
-    const ttl = parseDuration(value, "ttl");
-    if (ttl > 0) return ttl;
+    // Whole milliseconds, rounded up: "0.5ms" must not mean "no expiry".
+    const ttl = Math.ceil(parseDuration(value, "ttl"));
+    if (ttl > 0 && ttl <= Number.MAX_SAFE_INTEGER) return ttl;
   } catch {
     // Reported below, as one message for every bad form.
   }

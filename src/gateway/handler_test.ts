@@ -22,8 +22,10 @@ class FakeUpstream implements Upstream {
     if (value === undefined) throw new NotFoundError(`${key} not exist`);
     return { value: new TextEncoder().encode(value), ttl: undefined, node: "127.0.0.1:8001" };
   }
-  set(group: string, key: string, value: Uint8Array): Promise<void> {
+  ttls: (number | undefined)[] = [];
+  set(group: string, key: string, value: Uint8Array, ttl: number | undefined): Promise<void> {
     this.sets.push(`${group}/${key}`);
+    this.ttls.push(ttl);
     this.values.set(`${group}/${key}`, new TextDecoder().decode(value));
     return Promise.resolve();
   }
@@ -144,4 +146,19 @@ Deno.test("A PUT through the gateway is not undone by a GET that began before it
   assert.equal((await request("/mccache/g/k")).body, "new"); // does not join the old GET
   assert.equal((await early).body, "old");
   assert.equal((await request("/mccache/g/k")).body, "new"); // the old value was not kept hot
+});
+
+Deno.test("A PUT's ttl is whole milliseconds rounded up, and one that cannot travel is a 400", async () => {
+  const { upstream, request } = setup();
+  const put = (ttl: string) => request(`/mccache/g/k?ttl=${ttl}`, { method: "PUT", body: "v" });
+  assert.equal((await put("0.5ms")).status, 204);
+  assert.equal((await put("1.5s")).status, 204);
+  assert.deepEqual(upstream.ttls, [1, 1500]);
+  for (const ttl of ["0", "-1s", "99999999999999999999h"]) {
+    const { status, body } = await put(ttl);
+    assert.equal(status, 400, ttl);
+    assert.match(body, /Invalid ttl/);
+  }
+  assert.equal(upstream.sets.length, 2);
+  assert.throws(() => setup({ maxValueBytes: 1 << 30 }), RangeError);
 });

@@ -42,6 +42,7 @@ export class GatewayMetrics {
   #registry = new Registry();
   #methods = new Map<string, MethodStats>();
   #upstreamErrors: Counter<"kind">;
+  #dropErrors: Counter;
   #hot: LruCache<Uint8Array<ArrayBuffer>> | undefined;
 
   /** Creates the metrics; `members` reports the ring the gateway routes over. */
@@ -64,6 +65,11 @@ export class GatewayMetrics {
       name: "mccache_gateway_upstream_errors_total",
       help: "Failed calls to cache nodes, by error",
       labelNames: ["kind"],
+      registers,
+    });
+    this.#dropErrors = new Counter({
+      name: "mccache_gateway_drop_errors_total",
+      help: "Nodes that could not be told to drop their copy of a key after a write",
       registers,
     });
     new Gauge({
@@ -96,6 +102,14 @@ export class GatewayMetrics {
     stats.buckets[i]++;
     stats.sum += seconds;
     stats.count++;
+  }
+
+  /**
+   * Counts a node that could not be told to drop its copy of a key after a
+   * write (it may serve the old value if it becomes the key's owner).
+   */
+  dropFailed(): void {
+    this.#dropErrors.inc();
   }
 
   /** Counts a failed upstream call, by error name. */

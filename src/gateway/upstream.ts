@@ -19,6 +19,8 @@ import {
   STATIC_SCHEME,
 } from "../grpc/resolver.ts";
 import { fromServiceError } from "../grpc/status.ts";
+import { checkTtl } from "../getter.ts";
+import { MAX_WRITE_BYTES } from "./_limits.ts";
 import { CacheClient, ItemOp } from "../grpc/_proto.ts";
 import { OwnerStream, type Waiter } from "./_owner_stream.ts";
 
@@ -30,6 +32,8 @@ export interface UpstreamValue {
   ttl: number | undefined;
   /** The node that answered. */
   node: string;
+  /** A set or remove: done at the key's owner only, the caller tells the other nodes. */
+  ownerOnly?: boolean;
 }
 
 /** Options for every upstream call. */
@@ -42,7 +46,7 @@ export interface UpstreamCallOptions {
 export interface Upstream {
   /** Gets a value from the key's owner. */
   get(group: string, key: string, options: UpstreamCallOptions): Promise<UpstreamValue>;
-  /** Stores a value at the key's owner (which drops copies elsewhere). */
+  /** Stores a value at the key's owner; other nodes drop their copies. */
   set(
     group: string,
     key: string,
@@ -64,6 +68,12 @@ export interface GrpcUpstreamOptions {
   members: readonly string[] | MemberSource;
   /** Key placement; must match the nodes'. @default {{}} */
   ring?: HashRingOptions;
+  /**
+   * Called for each member that could not be told to drop its copy of a
+   * key after a write (best effort, as between nodes).
+   * @default {() => {}}
+   */
+  onDropFailed?: (member: string, error: unknown) => void;
 }
 
 // Codes with which a call fails when its node's connection broke (a killed
@@ -106,11 +116,13 @@ export class GrpcUpstream implements Upstream {
   #flushScheduled = false;
   #nextId = 1;
   #sweeper: ReturnType<typeof setInterval>;
+  #onDropFailed: (member: string, error: unknown) => void;
 
   /** Creates the channel; it connects on first use. */
   constructor(options: GrpcUpstreamOptions) {
     registerResolvers();
     this.#ringOptions = options.ring ?? {};
+    this.#onDropFailed = options.onDropFailed ?? (() => {});
     const members = options.members;
     this.#source = "subscribe" in members ? members : { members, subscribe: () => () => {} };
     const target = "subscribe" in members
@@ -150,15 +162,29 @@ export class GrpcUpstream implements Upstream {
     ttl: number | undefined,
     options: UpstreamCallOptions,
   ): Promise<void> {
-    const { node, local } = await this.#write({ group, key, op: ItemOp.SET, value, ttl }, options);
-    if (local) await this.#dropElsewhere(group, key, node, options);
+    if (ttl !== undefined) ttl = Math.ceil(checkTtl(ttl, "set"));
+    if (ttl !== undefined && ttl > Number.MAX_SAFE_INTEGER) {
+      throw new RangeError(
+        `Cannot set: ttl is over ${Number.MAX_SAFE_INTEGER} ms: received ${ttl}`,
+      );
+    }
+    if (value.length > MAX_WRITE_BYTES) {
+      throw new RangeError(
+        `Cannot set: value is over ${MAX_WRITE_BYTES} bytes: received ${value.length}`,
+      );
+    }
+    const { node, ownerOnly } = await this.#write(
+      { group, key, op: ItemOp.SET, value, ttl },
+      options,
+    );
+    if (ownerOnly) await this.#dropElsewhere(group, key, node, options);
   }
 
   /** Removes a key from its owner, then from every other node. */
   async remove(group: string, key: string, options: UpstreamCallOptions): Promise<void> {
     try {
-      const { node, local } = await this.#write({ group, key, op: ItemOp.REMOVE }, options);
-      if (local) await this.#dropElsewhere(group, key, node, options);
+      const { node, ownerOnly } = await this.#write({ group, key, op: ItemOp.REMOVE }, options);
+      if (ownerOnly) await this.#dropElsewhere(group, key, node, options);
     } catch (error) {
       // The owner may not have been told: the key goes from everywhere else.
       await this.#dropElsewhere(group, key, undefined, options);
@@ -204,7 +230,6 @@ export class GrpcUpstream implements Upstream {
       stream = this.#open(owner, waiter.key, 0);
       this.#streams.set(owner, stream);
     }
-    if (waiter.op) waiter.local = stream.node === owner;
     this.#queue(stream, waiter);
   }
 
@@ -268,8 +293,6 @@ export class GrpcUpstream implements Upstream {
     const retry = this.#open(stream.owner, retries[0].key, 1);
     for (const waiter of retries) {
       waiter.retried = true;
-      // On the next member, not the owner: a write goes there in full.
-      if (waiter.op) waiter.local = false;
       retry.send(this.#nextId++ >>> 0, waiter);
     }
     retry.retire();
@@ -288,29 +311,17 @@ export class GrpcUpstream implements Upstream {
     }
   }
 
-  // Sends a set or remove to the key's owner. Once its stream is known to
-  // be on the owner, the write is `local` (the owner tells no other node)
-  // and the caller has the others drop their copies over its own streams;
-  // otherwise (a new stream, an owner that is down, a retry) the node that
-  // gets it does everything, as for any set or remove.
-  async #write(
+  // Sends a set or remove to the key's owner. The node decides by its own
+  // ring (the gateway's may lag behind): as the owner it does the write
+  // alone (ownerOnly) and the caller tells the other nodes over its streams;
+  // any other node passes it on as a Set or Remove call would.
+  #write(
     item: Pick<Waiter, "group" | "key" | "op" | "value" | "ttl">,
     options: UpstreamCallOptions,
-  ): Promise<{ node: string; local: boolean }> {
-    const waiter: Waiter = {
-      ...item,
-      local: false,
-      deadline: options.deadline,
-      retried: false,
-      resolve: () => {},
-      reject: () => {},
-    };
-    const { node } = await new Promise<UpstreamValue>((resolve, reject) => {
-      waiter.resolve = resolve;
-      waiter.reject = reject;
-      this.#send(waiter);
+  ): Promise<UpstreamValue> {
+    return new Promise((resolve, reject) => {
+      this.#send({ ...item, deadline: options.deadline, retried: false, resolve, reject });
     });
-    return { node, local: waiter.local === true };
   }
 
   // Has every member but `except` drop its copy of a key. Best effort, as
@@ -326,8 +337,8 @@ export class GrpcUpstream implements Upstream {
         // Never retried elsewhere: the drop is for this member only.
         const waiter = { group, key, op: ItemOp.REMOVE, local: true, retried: true };
         this.#sendTo(member, { ...waiter, deadline: options.deadline, resolve, reject });
-      })
+      }).catch((error) => this.#onDropFailed(member, error))
     );
-    await Promise.allSettled(drops);
+    await Promise.all(drops);
   }
 }

@@ -118,16 +118,61 @@ Deno.test({
     const dead = `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
     listener.close();
     const members = [...nodes.map((node) => node.addr), dead];
-    const upstream = new GrpcUpstream({ members });
+    const failed: string[] = [];
+    const upstream = new GrpcUpstream({ members, onDropFailed: (member) => failed.push(member) });
     const ring = new HashRing();
     ring.add(...members);
-    const key = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => ring.get(k) !== dead)!;
+    const nodesRing = new HashRing();
+    nodesRing.add(...nodes.map((node) => node.addr));
+    // Owned by the same live node in both rings: its owner does the write
+    // alone and the gateway tells the others, the dead one included.
+    const key = Array.from({ length: 100 }, (_, i) => `k${i}`)
+      .find((k) => ring.get(k) !== dead && ring.get(k) === nodesRing.get(k))!;
     try {
+      await waitFor(
+        async () =>
+          (await upstream.get("g", key, { deadline: Date.now() + 5000 })).node === ring.get(key),
+        "the stream is on the owner",
+      );
       const started = Date.now();
       const deadline = started + 5000;
       await upstream.set("g", key, new TextEncoder().encode("v"), undefined, { deadline });
       await upstream.remove("g", key, { deadline });
       assert.ok(Date.now() - started < 2500, `took ${Date.now() - started} ms`);
+      assert.ok(
+        failed.length > 0 && failed.every((member) => member === dead),
+        `failed: ${failed}`,
+      );
+    } finally {
+      upstream.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "A write reaches the key's owner by the nodes' ring when the gateway's lags behind",
+  ...sanitizers,
+  async fn() {
+    await using nodes = await cluster(3);
+    // The gateway does not know the third node yet; the nodes route by all three.
+    const upstream = new GrpcUpstream({ members: [nodes[0].addr, nodes[1].addr] });
+    const ring = new HashRing();
+    ring.add(...nodes.map((node) => node.addr));
+    const key = Array.from({ length: 100 }, (_, i) => `k${i}`)
+      .find((k) => ring.get(k) === nodes[2].addr)!;
+    const deadline = Date.now() + 5000;
+    try {
+      await upstream.set("g", key, new TextEncoder().encode("new"), undefined, { deadline });
+      assert.equal((await nodes[2].registry.get("g")!.get(key)).text(), "new");
+      await upstream.remove("g", key, { deadline });
+      assert.equal((await nodes[2].registry.get("g")!.get(key)).text(), `value of ${key}`);
+      // A write the streams could not carry fails alone, before it is sent.
+      await assert.rejects(upstream.set("g", key, new Uint8Array(1), -1, { deadline }), RangeError);
+      await assert.rejects(
+        upstream.set("g", key, new Uint8Array(1), 2 ** 70, { deadline }),
+        RangeError,
+      );
+      assert.equal((await upstream.get("g", key, { deadline })).value.length > 0, true);
     } finally {
       upstream.close();
     }

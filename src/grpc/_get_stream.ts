@@ -127,17 +127,25 @@ function serveItem(group: Group, item: GetItem, options: GetOptions): Promise<Ge
       );
     case ItemOp.SET: {
       const ttl = item.ttl_ms ? item.ttl_ms : undefined;
-      const { local, signal } = options;
-      return group.set(key, item.value ?? EMPTY, { ttl, local, signal }).then(() => ok(id));
+      // The owner stores it and leaves the other nodes to the caller; any
+      // other node passes it on as a Set call would.
+      const ownerOnly = !item.local && group.owns(key);
+      const { signal } = options;
+      const local = item.local || ownerOnly;
+      return group.set(key, item.value ?? EMPTY, { ttl, local, signal })
+        .then(() => ok(id, ownerOnly));
     }
-    case ItemOp.REMOVE:
-      return group.remove(key, options).then(() => ok(id));
+    case ItemOp.REMOVE: {
+      const ownerOnly = !item.local && group.owns(key);
+      const local = item.local || ownerOnly;
+      return group.remove(key, { local, signal: options.signal }).then(() => ok(id, ownerOnly));
+    }
   }
   return Promise.resolve(errorResult(id, new RangeError(`Unknown item op ${item.op}`)));
 }
 
-function ok(id: number): GetResult {
-  return { id, value: EMPTY, ttl_ms: 0, code: 0, error: "", error_name: "" };
+function ok(id: number, ownerOnly: boolean): GetResult {
+  return { id, value: EMPTY, ttl_ms: 0, code: 0, error: "", error_name: "", owner_only: ownerOnly };
 }
 
 // Splits results into messages of at most MAX_REPLY_BYTES of values (one

@@ -137,6 +137,8 @@ export interface GetResult {
   code: number;
   error: string;
   error_name: string;
+  /** SET/REMOVE: done at this node, the key's owner, only. */
+  owner_only?: boolean;
 }
 
 export interface GetResults {

@@ -25,6 +25,7 @@ const TAG_TTL = 0x18;
 const TAG_CODE = 0x20;
 const TAG_ERROR = 0x2a;
 const TAG_ERROR_NAME = 0x32;
+const TAG_OWNER_ONLY = 0x38; // GetResult.owner_only
 
 function varintSize(n: number): number {
   let size = 1;
@@ -122,6 +123,7 @@ export function encodeGetResults({ results }: GetResults): Buffer {
     if (r.code !== 0) body += 1 + varintSize(r.code);
     if (error > 0) body += 1 + varintSize(error) + error;
     if (name > 0) body += 1 + varintSize(name) + name;
+    if (r.owner_only) body += 2;
     sizes.push(error, name, body);
     total += 1 + varintSize(body) + body;
   }
@@ -142,6 +144,10 @@ export function encodeGetResults({ results }: GetResults): Buffer {
     }
     if (sizes[i * 3] > 0) writer.string(TAG_ERROR, r.error, sizes[i * 3]);
     if (sizes[i * 3 + 1] > 0) writer.string(TAG_ERROR_NAME, r.error_name, sizes[i * 3 + 1]);
+    if (r.owner_only) {
+      writer.buf[writer.offset++] = TAG_OWNER_ONLY;
+      writer.buf[writer.offset++] = 1;
+    }
   });
   return writer.buf;
 }
@@ -264,7 +270,8 @@ export function decodeGetResults(buf: Uint8Array): GetResults {
       else if (tag === TAG_ERROR) result.error = decoder.decode(buf.subarray(r.span(), r.offset));
       else if (tag === TAG_ERROR_NAME) {
         result.error_name = decoder.decode(buf.subarray(r.span(), r.offset));
-      } else r.skip(tag);
+      } else if (tag === TAG_OWNER_ONLY) result.owner_only = r.varint() !== 0;
+      else r.skip(tag);
     }
     results.push(result);
   });

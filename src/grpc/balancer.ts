@@ -78,8 +78,9 @@ function readHash(metadata: grpc.Metadata): number | undefined {
 }
 
 /**
- * Call metadata: a member's address; the call goes to it, and fails with
- * UNAVAILABLE when it is not connected (e.g. telling every node to drop a key).
+ * Call metadata: a member's address; the call goes to it (once connected),
+ * and fails with UNAVAILABLE when it cannot connect (e.g. telling every node
+ * to drop a key).
  */
 export const MEMBER_METADATA_KEY = "mccache-member";
 
@@ -104,14 +105,31 @@ function drop(details: string): PickResult {
   };
 }
 
-// An immutable snapshot: the ring and the pickers of the members that are READY.
+const QUEUE: PickResult = {
+  pickResultType: PickResultType.QUEUE,
+  subchannel: null,
+  status: null,
+  onCallStarted: null,
+  onCallEnded: null,
+};
+
+// An immutable snapshot: the ring, the pickers of the members that are
+// READY, and the members still connecting.
 class RingPicker implements Picker {
-  constructor(readonly ring: HashRing, readonly ready: ReadonlyMap<string, Picker>) {}
+  constructor(
+    readonly ring: HashRing,
+    readonly ready: ReadonlyMap<string, Picker>,
+    readonly connecting: ReadonlySet<string>,
+  ) {}
 
   pick(args: PickArgs): PickResult {
     const member = args.metadata.get(MEMBER_METADATA_KEY)[0];
     if (typeof member === "string") {
-      return this.ready.get(member)?.pick(args) ?? unavailable(`${member} is not connected`);
+      const picker = this.ready.get(member);
+      if (picker) return picker.pick(args);
+      // A member that is connecting gets the call once it is up; one that
+      // failed to connect fails it at once.
+      return this.connecting.has(member) ? QUEUE : unavailable(`${member} is not connected`);
     }
     const hash = readHash(args.metadata);
     if (hash === undefined) return drop(`${RING_POLICY}: missing ${HASH_METADATA_KEY} metadata`);
@@ -237,17 +255,17 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
   #update(): void {
     if (this.#paused || this.#destroyed) return;
     const ready = new Map<string, Picker>();
-    let connecting = false;
+    const connecting = new Set<string>();
     for (const [addr, { leaf }] of this.#children) {
       const state = leaf.getConnectivityState();
       if (state === State.READY) ready.set(addr, leaf.getPicker());
-      else if (state === State.CONNECTING || state === State.IDLE) connecting = true;
+      else if (state === State.CONNECTING || state === State.IDLE) connecting.add(addr);
     }
     if (this.#children.size === 0) {
       this.#fail(`${RING_POLICY}: no cache nodes known`);
     } else if (ready.size > 0) {
-      this.#helper.updateState(State.READY, new RingPicker(this.#ring, ready), null);
-    } else if (connecting) {
+      this.#helper.updateState(State.READY, new RingPicker(this.#ring, ready, connecting), null);
+    } else if (connecting.size > 0) {
       this.#helper.updateState(State.CONNECTING, new QueuePicker(this), null);
     } else {
       this.#fail(`${RING_POLICY}: no cache node reachable; last error ${this.#lastError}`);

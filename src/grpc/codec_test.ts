@@ -59,6 +59,16 @@ const results = [
     error: "origin: ünïcode",
     error_name: "Error",
   },
+  // The owner's answer to a write it did alone.
+  {
+    id: 6,
+    value: new Uint8Array(0),
+    ttl_ms: 0,
+    code: 0,
+    error: "",
+    error_name: "",
+    owner_only: true,
+  },
 ];
 
 function normalize(message: protobuf.Message, type: protobuf.Type) {
