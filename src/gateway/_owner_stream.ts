@@ -34,8 +34,10 @@ export interface Waiter {
 // grpc-js rejects received messages over 4 MiB by default, which would fail
 // a whole batch: keep request batches well under it.
 const MAX_BATCH_BYTES = 1 << 20;
-/** Gets queued for a node that does not read: past this, new ones fail at once. */
+/** Items queued for a node that does not read: past this, new ones fail at once. */
 const MAX_QUEUED = 10_000;
+/** Bytes of PUT values queued for a node that does not read: likewise. */
+const MAX_QUEUED_BYTES = 64 << 20;
 
 type DuplexMethod = (metadata: grpc.Metadata) => grpc.ClientDuplexStream<GetBatch, GetResults>;
 
@@ -48,6 +50,7 @@ export class OwnerStream {
   node = "";
   #call: grpc.ClientDuplexStream<GetBatch, GetResults>;
   #queue: GetItem[] = [];
+  #queuedBytes = 0;
   #inflight = new Map<number, Waiter>();
   #blocked = false;
   #closed = false;
@@ -92,13 +95,17 @@ export class OwnerStream {
     return this.#inflight.size;
   }
 
-  /** Queues a get; it goes out with the next flush. */
+  /** Queues a get (or write); it goes out with the next flush. */
   send(id: number, waiter: Waiter): void {
-    // A node that stopped reading gets no more than MAX_QUEUED gets queued.
-    if (this.#blocked && this.#queue.length >= MAX_QUEUED) {
+    // A node that stopped reading gets no more than MAX_QUEUED items, and
+    // MAX_QUEUED_BYTES of values, queued.
+    const bytes = waiter.value?.length ?? 0;
+    const full = this.#queue.length >= MAX_QUEUED || this.#queuedBytes + bytes > MAX_QUEUED_BYTES;
+    if (this.#blocked && full) {
       waiter.reject(new PeerError(`${this.node || this.owner}: not reading its stream`));
       return;
     }
+    this.#queuedBytes += bytes;
     this.#inflight.set(id, waiter);
     // The node gives up on the load when the gateway gives up on the get.
     const timeout_ms = Math.max(1, Math.ceil(waiter.deadline - Date.now()));
@@ -139,6 +146,7 @@ export class OwnerStream {
     }
     if (expired && this.#queue.length > 0) {
       this.#queue = this.#queue.filter((item) => this.#inflight.has(item.id));
+      this.#queuedBytes = this.#queue.reduce((sum, item) => sum + (item.value?.length ?? 0), 0);
     }
   }
 
@@ -156,6 +164,7 @@ export class OwnerStream {
     for (const item of this.#queue) {
       bytes += item.key.length * 3 + item.group.length * 3 + (item.value?.length ?? 0) + 32;
       if (bytes > MAX_BATCH_BYTES && count > 0) break;
+      this.#queuedBytes -= item.value?.length ?? 0;
       count++;
     }
     return this.#queue.splice(0, count);
@@ -187,6 +196,7 @@ export class OwnerStream {
     const unanswered = [...this.#inflight.values()];
     this.#inflight.clear();
     this.#queue = [];
+    this.#queuedBytes = 0;
     const cause = error ?? new PeerError(`${this.node || this.owner}: the stream ended`);
     this.#onClosed(this, unanswered, cause);
   }

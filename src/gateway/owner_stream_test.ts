@@ -1,0 +1,54 @@
+// OwnerStream against a fake call whose node stopped reading: write()
+// returns false and 'drain' never comes.
+import assert from "node:assert/strict";
+import { EventEmitter } from "node:events";
+import type * as grpc from "@grpc/grpc-js";
+import { PeerError } from "../errors.ts";
+import { OwnerStream, type Waiter } from "./_owner_stream.ts";
+
+class StalledCall extends EventEmitter {
+  writes = 0;
+  write(): boolean {
+    this.writes++;
+    return false;
+  }
+  end(): void {}
+}
+
+function stalledStream(): { stream: OwnerStream; call: StalledCall } {
+  const call = new StalledCall();
+  const client = { GetStream: () => call } as unknown as grpc.Client;
+  const stream = new OwnerStream(client, "127.0.0.1:1", { hash: 0, attempt: 0 }, () => {});
+  return { stream, call };
+}
+
+function waiter(value?: Uint8Array): Waiter & { error?: unknown } {
+  const w: Waiter & { error?: unknown } = {
+    group: "g",
+    key: "k",
+    ...(value ? { op: 1, value } : {}),
+    deadline: Date.now() + 60_000,
+    retried: false,
+    resolve: () => {},
+    reject: (error) => w.error = error,
+  };
+  return w;
+}
+
+Deno.test("A stream to a node that stops reading queues at most 64 MiB of values, then fails writes at once", () => {
+  const { stream, call } = stalledStream();
+  stream.send(1, waiter());
+  stream.flush(); // the write that finds the buffer full
+  assert.equal(call.writes, 1);
+  const mib = new Uint8Array(1 << 20);
+  const puts = Array.from({ length: 70 }, () => waiter(mib));
+  puts.forEach((put, i) => stream.send(i + 2, put));
+  const refused = puts.filter((put) => put.error instanceof PeerError);
+  assert.equal(refused.length, 70 - 64);
+  // Small gets still queue (up to the item cap).
+  const get = waiter();
+  stream.send(100, get);
+  assert.equal(get.error, undefined);
+  stream.flush();
+  assert.equal(call.writes, 1); // nothing more is written until 'drain'
+});
