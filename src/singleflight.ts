@@ -107,8 +107,8 @@ export class SingleFlight<T> {
     const settled = () => {
       if (this.#flights.get(key) === flight) this.#flights.delete(key);
     };
-    // then() rather than an async function: this runs once per cache miss,
-    // and an async frame costs ~4x the memory of a promise.
+    // then() rather than an async function: this runs for every gateway GET
+    // and cache miss, and an async frame costs ~4x the memory of a promise.
     // A synchronous throw becomes a rejection, shared and then dropped like any error.
     let result: Promise<T>;
     try {
