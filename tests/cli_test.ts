@@ -53,6 +53,7 @@ Deno.test({
         "--hot-ttl",
         "--hot-bytes",
         "--max-value-bytes",
+        "--debug-headers",
         "--ring",
         "--log-level",
         "--help",

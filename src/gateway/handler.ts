@@ -11,7 +11,7 @@ import { validateKey } from "../key.ts";
 import { LruCache } from "../lru.ts";
 import { SingleFlight } from "../singleflight.ts";
 import type { Upstream, UpstreamValue } from "./upstream.ts";
-import { MAX_WRITE_BYTES } from "./_limits.ts";
+import { MAX_VALUE_BYTES } from "../grpc/_limits.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { parseDuration } from "../node/units.ts";
 
@@ -94,9 +94,9 @@ export function createGatewayHandler(
   const prefix = (options.prefix ?? "/mccache").replace(/\/+$/, "");
   const timeout = options.timeout ?? 2000;
   const maxValueBytes = options.maxValueBytes ?? 1 << 20;
-  if (!Number.isInteger(maxValueBytes) || maxValueBytes < 0 || maxValueBytes > MAX_WRITE_BYTES) {
+  if (!Number.isInteger(maxValueBytes) || maxValueBytes < 0 || maxValueBytes > MAX_VALUE_BYTES) {
     throw new RangeError(
-      `Cannot create gateway handler: maxValueBytes must be an integer from 0 to ${MAX_WRITE_BYTES}: received ${maxValueBytes}`,
+      `Cannot create gateway handler: maxValueBytes must be an integer from 0 to ${MAX_VALUE_BYTES}: received ${maxValueBytes}`,
     );
   }
   const { upstream, metrics } = options;

@@ -20,7 +20,7 @@ import {
 } from "../grpc/resolver.ts";
 import { fromServiceError } from "../grpc/status.ts";
 import { checkTtl } from "../getter.ts";
-import { MAX_WRITE_BYTES } from "./_limits.ts";
+import { MAX_VALUE_BYTES } from "../grpc/_limits.ts";
 import { CacheClient, ItemOp } from "../grpc/_proto.ts";
 import { OwnerStream, type Waiter } from "./_owner_stream.ts";
 
@@ -168,9 +168,9 @@ export class GrpcUpstream implements Upstream {
         `Cannot set: ttl is over ${Number.MAX_SAFE_INTEGER} ms: received ${ttl}`,
       );
     }
-    if (value.length > MAX_WRITE_BYTES) {
+    if (value.length > MAX_VALUE_BYTES) {
       throw new RangeError(
-        `Cannot set: value is over ${MAX_WRITE_BYTES} bytes: received ${value.length}`,
+        `Cannot set: value is over ${MAX_VALUE_BYTES} bytes: received ${value.length}`,
       );
     }
     const { node, ownerOnly } = await this.#write(
@@ -237,7 +237,7 @@ export class GrpcUpstream implements Upstream {
   #sendTo(member: string, waiter: Waiter): void {
     let stream = this.#targeted.get(member);
     if (stream === undefined || !stream.open) {
-      stream = new OwnerStream(this.#client, member, "member", this.#closedHandler);
+      stream = new OwnerStream(this.#client, member, "member", this.#streamClosed);
       this.#live.add(stream);
       this.#targeted.set(member, stream);
     }
@@ -257,7 +257,7 @@ export class GrpcUpstream implements Upstream {
 
   #open(owner: string, key: string, attempt: number): OwnerStream {
     const target = { hash: this.#ring.hashKey(key), attempt };
-    const stream = new OwnerStream(this.#client, owner, target, this.#closedHandler);
+    const stream = new OwnerStream(this.#client, owner, target, this.#streamClosed);
     this.#live.add(stream);
     return stream;
   }
@@ -268,11 +268,8 @@ export class GrpcUpstream implements Upstream {
     this.#dirty.clear();
   }
 
-  #closedHandler = (stream: OwnerStream, unanswered: Waiter[], error: unknown): void => {
-    this.#streamClosed(stream, unanswered, error);
-  };
-
-  #streamClosed(stream: OwnerStream, unanswered: Waiter[], error: unknown): void {
+  // A field, not a method: every stream is handed this one function.
+  #streamClosed = (stream: OwnerStream, unanswered: Waiter[], error: unknown): void => {
     this.#live.delete(stream);
     if (this.#streams.get(stream.owner) === stream) this.#streams.delete(stream.owner);
     if (this.#targeted.get(stream.owner) === stream) this.#targeted.delete(stream.owner);
@@ -296,7 +293,7 @@ export class GrpcUpstream implements Upstream {
       retry.send(this.#nextId++ >>> 0, waiter);
     }
     retry.retire();
-  }
+  };
 
   #sweep(): void {
     const now = Date.now();

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { cluster } from "../grpc/_testing.ts";
 import { HashRing } from "../hash_ring.ts";
+import { freePort } from "../../tests/_ports.ts";
 import { waitFor } from "../../tests/_wait.ts";
 import { GrpcUpstream } from "./upstream.ts";
 
@@ -114,9 +115,7 @@ Deno.test({
   async fn() {
     await using nodes = await cluster(2);
     // A member nothing listens on (a port that was free a moment ago).
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const dead = `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
-    listener.close();
+    const dead = `127.0.0.1:${freePort()}`;
     const members = [...nodes.map((node) => node.addr), dead];
     const failed: string[] = [];
     const upstream = new GrpcUpstream({ members, onDropFailed: (member) => failed.push(member) });

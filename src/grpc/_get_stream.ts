@@ -5,6 +5,7 @@ import { errorStatus, UnknownGroupError } from "../errors.ts";
 import type { GetOptions, Group } from "../group.ts";
 import type { GroupRegistry } from "../registry.ts";
 import { type Deadline, deadline } from "./deadline.ts";
+import { MAX_VALUE_BYTES } from "./_limits.ts";
 import { type GetBatch, type GetItem, type GetResult, type GetResults, ItemOp } from "./_proto.ts";
 
 /** Initial metadata key in which a node names itself on a GetStream. */
@@ -14,8 +15,6 @@ export const NODE_METADATA_KEY = "mccache-node";
 const DEFAULT_ITEM_TIMEOUT_MS = 5000;
 /** Bytes of values per reply message: a gateway's default limit is 4 MiB a message. */
 const MAX_REPLY_BYTES = 1 << 20;
-/** A value this large cannot travel in one message at all (grpc-js limit on both ends). */
-const MAX_VALUE_BYTES = (64 << 20) - 1024;
 
 const EMPTY = new Uint8Array(0);
 // As a failed load: the node answered, the value cannot travel (HTTP 502).

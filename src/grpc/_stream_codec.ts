@@ -36,6 +36,15 @@ function varintSize(n: number): number {
   return size;
 }
 
+// Bytes of an optional field, omitted when 0 or empty (proto3's default).
+function uintSize(n: number): number {
+  return n > 0 ? 1 + varintSize(n) : 0;
+}
+
+function lenSize(length: number): number {
+  return length > 0 ? 1 + varintSize(length) + length : 0;
+}
+
 class Writer {
   offset = 0;
   constructor(readonly buf: Buffer) {}
@@ -49,16 +58,29 @@ class Writer {
     buf[this.offset++] = n;
   }
 
-  bytes(tag: number, bytes: Uint8Array): void {
+  /** A varint field (bools as 0/1), left out when 0. */
+  uint(tag: number, n: number): void {
+    if (n === 0) return;
     this.buf[this.offset++] = tag;
-    this.varint(bytes.length);
+    this.varint(n);
+  }
+
+  /** A length-prefixed header: the repeated message that follows. */
+  header(tag: number, length: number): void {
+    this.buf[this.offset++] = tag;
+    this.varint(length);
+  }
+
+  /** A bytes field, left out when empty. */
+  bytes(tag: number, bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.header(tag, bytes.length);
     this.buf.set(bytes, this.offset);
     this.offset += bytes.length;
   }
 
   string(tag: number, text: string, size: number): void {
-    this.buf[this.offset++] = tag;
-    this.varint(size);
+    this.header(tag, size);
     this.offset += encoder.encodeInto(text, this.buf.subarray(this.offset)).written;
   }
 }
@@ -72,40 +94,23 @@ export function encodeGetBatch({ items }: GetBatch): Buffer {
   for (const item of items) {
     const group = utf8Size(item.group);
     const key = utf8Size(item.key);
-    let body = 1 + varintSize(item.id) + 1 + varintSize(group) + group + 1 + varintSize(key) + key;
-    if (item.timeout_ms > 0) body += 1 + varintSize(item.timeout_ms);
-    if (item.op) body += 1 + varintSize(item.op);
-    if (item.value?.length) body += 1 + varintSize(item.value.length) + item.value.length;
-    if (item.ttl_ms) body += 1 + varintSize(item.ttl_ms);
-    if (item.local) body += 2;
+    const body = uintSize(item.id) + 1 + varintSize(group) + group + 1 + varintSize(key) + key +
+      uintSize(item.timeout_ms) + uintSize(item.op ?? 0) + lenSize(item.value?.length ?? 0) +
+      uintSize(item.ttl_ms ?? 0) + uintSize(item.local ? 1 : 0);
     sizes.push(group, key, body);
     total += 1 + varintSize(body) + body;
   }
   const writer = new Writer(Buffer.allocUnsafe(total));
   items.forEach((item, i) => {
-    writer.buf[writer.offset++] = TAG_REPEATED;
-    writer.varint(sizes[i * 3 + 2]);
-    writer.buf[writer.offset++] = TAG_ID;
-    writer.varint(item.id);
+    writer.header(TAG_REPEATED, sizes[i * 3 + 2]);
+    writer.uint(TAG_ID, item.id);
     writer.string(TAG_GROUP, item.group, sizes[i * 3]);
     writer.string(TAG_KEY, item.key, sizes[i * 3 + 1]);
-    if (item.timeout_ms > 0) {
-      writer.buf[writer.offset++] = TAG_TIMEOUT;
-      writer.varint(item.timeout_ms);
-    }
-    if (item.op) {
-      writer.buf[writer.offset++] = TAG_OP;
-      writer.varint(item.op);
-    }
-    if (item.value?.length) writer.bytes(TAG_ITEM_VALUE, item.value);
-    if (item.ttl_ms) {
-      writer.buf[writer.offset++] = TAG_ITEM_TTL;
-      writer.varint(item.ttl_ms);
-    }
-    if (item.local) {
-      writer.buf[writer.offset++] = TAG_LOCAL;
-      writer.buf[writer.offset++] = 1;
-    }
+    writer.uint(TAG_TIMEOUT, item.timeout_ms);
+    writer.uint(TAG_OP, item.op ?? 0);
+    if (item.value) writer.bytes(TAG_ITEM_VALUE, item.value);
+    writer.uint(TAG_ITEM_TTL, item.ttl_ms ?? 0);
+    writer.uint(TAG_LOCAL, item.local ? 1 : 0);
   });
   return writer.buf;
 }
@@ -117,37 +122,21 @@ export function encodeGetResults({ results }: GetResults): Buffer {
   for (const r of results) {
     const error = r.code === 0 ? 0 : utf8Size(r.error);
     const name = r.code === 0 ? 0 : utf8Size(r.error_name);
-    let body = 1 + varintSize(r.id);
-    if (r.value.length > 0) body += 1 + varintSize(r.value.length) + r.value.length;
-    if (r.ttl_ms > 0) body += 1 + varintSize(r.ttl_ms);
-    if (r.code !== 0) body += 1 + varintSize(r.code);
-    if (error > 0) body += 1 + varintSize(error) + error;
-    if (name > 0) body += 1 + varintSize(name) + name;
-    if (r.owner_only) body += 2;
+    const body = uintSize(r.id) + lenSize(r.value.length) + uintSize(r.ttl_ms) +
+      uintSize(r.code) + lenSize(error) + lenSize(name) + uintSize(r.owner_only ? 1 : 0);
     sizes.push(error, name, body);
     total += 1 + varintSize(body) + body;
   }
   const writer = new Writer(Buffer.allocUnsafe(total));
   results.forEach((r, i) => {
-    writer.buf[writer.offset++] = TAG_REPEATED;
-    writer.varint(sizes[i * 3 + 2]);
-    writer.buf[writer.offset++] = TAG_ID;
-    writer.varint(r.id);
-    if (r.value.length > 0) writer.bytes(TAG_VALUE, r.value);
-    if (r.ttl_ms > 0) {
-      writer.buf[writer.offset++] = TAG_TTL;
-      writer.varint(r.ttl_ms);
-    }
-    if (r.code !== 0) {
-      writer.buf[writer.offset++] = TAG_CODE;
-      writer.varint(r.code);
-    }
+    writer.header(TAG_REPEATED, sizes[i * 3 + 2]);
+    writer.uint(TAG_ID, r.id);
+    writer.bytes(TAG_VALUE, r.value);
+    writer.uint(TAG_TTL, r.ttl_ms);
+    writer.uint(TAG_CODE, r.code);
     if (sizes[i * 3] > 0) writer.string(TAG_ERROR, r.error, sizes[i * 3]);
     if (sizes[i * 3 + 1] > 0) writer.string(TAG_ERROR_NAME, r.error_name, sizes[i * 3 + 1]);
-    if (r.owner_only) {
-      writer.buf[writer.offset++] = TAG_OWNER_ONLY;
-      writer.buf[writer.offset++] = 1;
-    }
+    writer.uint(TAG_OWNER_ONLY, r.owner_only ? 1 : 0);
   });
   return writer.buf;
 }

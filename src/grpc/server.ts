@@ -38,8 +38,7 @@ export interface CacheServiceOptions {
   members?: () => readonly string[];
 }
 
-/** Largest message a node sends or accepts: values are cached whole. */
-export const MAX_MESSAGE_BYTES = 64 << 20;
+export { MAX_MESSAGE_BYTES } from "./_limits.ts";
 
 /**
  * Adds the mccache and geecachepb services, serving the groups of
