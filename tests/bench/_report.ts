@@ -1,5 +1,6 @@
 // What the cluster benchmark found, and how it prints it: aligned tables for
 // people, one JSON document for scripts.
+import type { CpuPerRequest } from "./_cpu.ts";
 import type { LoadResult, LoadSettings } from "./_load.ts";
 import type { MemoryResult } from "./_memory.ts";
 
@@ -13,6 +14,8 @@ export interface ScenarioResult extends LoadResult {
   nodeHitRatio: number | null;
   /** Gateway hot-cache hits over its lookups; null when the gateway has none. */
   hotHitRatio: number | null;
+  /** CPU per request: the gateway (or the bare server), the nodes, the rest. */
+  cpu: CpuPerRequest;
 }
 
 /** Memory of one process after the runs (VmRSS and VmHWM). */
@@ -29,7 +32,7 @@ export const BARE_NAME = "bare Deno.serve, 100 B";
 /** Everything one benchmark run found; printed as JSON too. */
 export interface Report {
   settings: LoadSettings & { load: "wrk" | "deno"; warmupMs: number; nodeCacheBytes: number };
-  baseline: LoadResult;
+  baseline: LoadResult & { cpu: CpuPerRequest };
   scenarios: ScenarioResult[];
   sweep: ScenarioResult[];
   rss: RssRow[];
@@ -40,7 +43,8 @@ export interface Report {
 export async function printReport(report: Report, jsonPath: string | undefined): Promise<void> {
   const { load, connections, threads, durationMs } = report.settings;
   const wrkFlags = load === "wrk" ? ` -t${threads}` : "";
-  console.log(`\nLoad: ${load}${wrkFlags} -c${connections} -d${durationMs / 1000}s per run\n`);
+  console.log(`\nLoad: ${load}${wrkFlags} -c${connections} -d${durationMs / 1000}s per run`);
+  console.log(`(cpu µs: CPU microseconds per request of the server, the nodes and the rest)\n`);
   const baseline = { ...report.baseline, name: BARE_NAME, connections, ratio: 1 };
   console.log(table([baseline, ...report.scenarios].map(scenarioRow)));
   if (report.sweep.length > 0) printSweep(report.sweep);
@@ -67,6 +71,12 @@ function scenarioRow(
     errors: String(r.statusErrors + r.socketErrors),
     "node hits": percent(r.nodeHitRatio),
     "gw hot hits": percent(r.hotHitRatio),
+    // Microseconds of CPU per request: the answering process, the nodes
+    // behind it, everything else busy (mostly the load generator).
+    "cpu µs: server": micros(r.cpu.serverUs),
+    nodes: micros(r.cpu.nodesUs),
+    rest: micros(r.cpu.restUs),
+    idle: percent(r.cpu.idle),
   };
 }
 
@@ -115,6 +125,10 @@ function printMemory(m: MemoryResult): void {
 
 function verdict(pass: boolean | undefined): string {
   return pass ? "PASS" : "FAIL";
+}
+
+function micros(us: number): string {
+  return Number.isFinite(us) ? us.toFixed(1) : "-";
 }
 
 function percent(ratio: number | null | undefined): string {

@@ -21,6 +21,7 @@ import {
   startWrk,
   wrkInstalled,
 } from "./_load.ts";
+import { type CpuPerRequest, cpuPerRequest, cpuSnapshot } from "./_cpu.ts";
 import { memoryRun } from "./_memory.ts";
 import {
   BARE_NAME,
@@ -108,6 +109,7 @@ interface Scenario {
 }
 
 type Gateway = Process & { addr: string };
+type Server = Process & { url: string };
 
 interface Cluster {
   stack: AsyncDisposableStack;
@@ -122,7 +124,7 @@ interface Bench {
   settings: LoadSettings;
   warmupMs: number;
   signal: AbortSignal;
-  baseline: LoadResult;
+  baseline: LoadResult & { cpu: CpuPerRequest };
 }
 
 function parseOptions(args: string[]): Options | undefined {
@@ -227,10 +229,26 @@ async function warmUp(bench: Omit<Bench, "baseline">, base: string, workload: Wo
   await bench.generate(base, workload, settings, bench.signal).result;
 }
 
-async function measureBaseline(bench: Omit<Bench, "baseline">, base: string) {
-  const workload = oneKey("/");
-  await warmUp(bench, base, workload);
+// Runs `workload` against `base` and says where the machine's CPU went:
+// `server` is the process that answers, `nodes` the ones behind it.
+async function measure(
+  bench: Omit<Bench, "baseline">,
+  base: string,
+  workload: Workload,
+  server: number,
+  nodes: number[] = [],
+): Promise<LoadResult & { cpu: CpuPerRequest }> {
+  const pids = [server, ...nodes];
+  const before = cpuSnapshot(pids);
   const result = await bench.generate(base, workload, bench.settings, bench.signal).result;
+  const cpu = cpuPerRequest(before, cpuSnapshot(pids), result.requests, server, nodes);
+  return { ...result, cpu };
+}
+
+async function measureBaseline(bench: Omit<Bench, "baseline">, bare: Server) {
+  const workload = oneKey("/");
+  await warmUp(bench, bare.url, workload);
+  const result = await measure(bench, bare.url, workload, bare.pid);
   console.error(`bare Deno.serve: ${Math.round(result.rps)} req/s`);
   return result;
 }
@@ -247,7 +265,14 @@ async function runScenario(
   await warmUp({ ...bench, settings }, base, scenario.workload);
   const counters = () => readCounters(cluster.nodes.map((n) => n.httpAddr), gateway.addr);
   const before = await counters();
-  const result = await bench.generate(base, scenario.workload, settings, bench.signal).result;
+  const nodes = cluster.nodes.map((n) => n.pid);
+  const result = await measure(
+    { ...bench, settings },
+    base,
+    scenario.workload,
+    gateway.pid,
+    nodes,
+  );
   const after = await counters();
   console.error(`${scenario.name} (-c${connections}): ${Math.round(result.rps)} req/s`);
   return {
@@ -288,9 +313,9 @@ async function bench(options: Options, cleanup: Cleanup): Promise<Report> {
   const bare = await startServerScript(cleanup.stack, "tests/bench/bare_server.ts");
   cleanup.watch("origin", origin, cleanup.stack);
   const common = { ...options, generate: generator(Infinity), signal: cleanup.signal };
-  const bench = { ...common, baseline: await measureBaseline(common, bare.url) };
+  const bench = { ...common, baseline: await measureBaseline(common, bare) };
   const cluster = await startCluster(cleanup, origin.url);
-  const { results, sweep } = await runScenarios(bench, cluster, bare.url, options.sweep);
+  const { results, sweep } = await runScenarios(bench, cluster, bare, options.sweep);
   const rss = rssRows(cluster, { origin, "bare Deno.serve": bare });
   // The memory run gets the machine to itself.
   await cluster.stack.disposeAsync();
@@ -306,7 +331,7 @@ async function bench(options: Options, cleanup: Cleanup): Promise<Report> {
   return { settings, baseline: bench.baseline, scenarios: results, sweep, rss, memory };
 }
 
-async function runScenarios(bench: Bench, cluster: Cluster, bareUrl: string, withSweep: boolean) {
+async function runScenarios(bench: Bench, cluster: Cluster, bare: Server, withSweep: boolean) {
   const all = scenarios();
   const results: ScenarioResult[] = [];
   for (const scenario of all) results.push(await runScenario(bench, cluster, scenario));
@@ -314,15 +339,15 @@ async function runScenarios(bench: Bench, cluster: Cluster, bareUrl: string, wit
   for (const c of withSweep ? SWEEP_CONNECTIONS : []) {
     // Each connection count against the bare server at that same count.
     const settings = { ...bench.settings, connections: c };
-    const baseline = await measureBaseline({ ...bench, settings }, bareUrl);
-    const bare = {
+    const baseline = await measureBaseline({ ...bench, settings }, bare);
+    const row = {
       name: BARE_NAME,
       connections: c,
       ratio: 1,
       nodeHitRatio: null,
       hotHitRatio: null,
     };
-    sweep.push({ ...bare, ...baseline });
+    sweep.push({ ...row, ...baseline });
     for (const scenario of all.filter((s) => s.sweep)) {
       sweep.push(await runScenario({ ...bench, baseline }, cluster, scenario, c));
     }
