@@ -1,0 +1,52 @@
+// `deno task bench:cluster`, shortened: it must keep working, since it is
+// how the project tracks its speed. With the built-in load generator, so
+// that the test needs no wrk.
+import assert from "node:assert/strict";
+import type { Report } from "./bench/_report.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+function bench(args: string[]): Promise<Deno.CommandOutput> {
+  return new Deno.Command("deno", {
+    args: ["task", "bench:cluster", ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+}
+
+Deno.test("bench:cluster measures every scenario against a real cluster, with ratios and CPU per request", async () => {
+  const short = ["--duration", "1s", "--warmup", "0s", "--connections", "8"];
+  const output = await bench(["--load", "deno", ...short, "--sweep", "--no-memory"]);
+  const stdout = new TextDecoder().decode(output.stdout);
+  assert(output.success, `${stdout}\n${new TextDecoder().decode(output.stderr)}`);
+  const line = stdout.split("\n").find((l) => l.startsWith("JSON: "));
+  assert(line, stdout);
+  const report: Report = JSON.parse(line.slice("JSON: ".length));
+
+  const letters = report.scenarios.map((s) => s.name.slice(0, 2));
+  assert.deepEqual(letters, ["a.", "a.", "b.", "c.", "d."]);
+  for (const run of [...report.scenarios, ...report.sweep]) {
+    assert(run.requests > 0 && run.p50Ms > 0 && run.p99Ms >= run.p50Ms, run.name);
+    assert.equal(run.statusErrors + run.socketErrors, 0, `${run.name}: errors`);
+    assert(run.cpu.serverUs > 0 && run.cpu.idle >= 0 && run.cpu.idle <= 1, run.name);
+  }
+  const b = report.scenarios[2];
+  assert.equal(b.ratio, b.rps / report.baseline.rps);
+  assert.equal(b.nodeHitRatio, 1, "scenario b's keys were all warmed");
+  assert(b.cpu.nodesUs > 0, "the nodes served scenario b");
+  assert.equal(report.baseline.cpu.nodesUs, 0, "the bare server has no nodes");
+  assert.deepEqual([...new Set(report.sweep.map((s) => s.connections))], [16, 64, 128, 256]);
+  assert.match(stdout, /^Peak: \d+ req\/s \(\d\.\d{3} × bare\) at \d+ connections, p99 /m);
+  assert.match(stdout, /^b\. 1,000 keys uniform +8 /m);
+});
+
+Deno.test("bench:cluster refuses a bad flag in one line, before starting anything", async () => {
+  const output = await bench(["--connections", "0"]);
+  assert.equal(output.code, 2);
+  const stderr = new TextDecoder().decode(output.stderr).trim().split("\n");
+  assert.deepEqual(stderr.slice(-1), [
+    'bench:cluster: Invalid --connections "0": expected an integer >= 1 (see --help)',
+  ]);
+});
