@@ -253,6 +253,31 @@ export class Group {
   }
 
   /**
+   * Returns the cached entry for `key` without loading it, or `undefined`
+   * on a miss. A server answers hits this way within the turn their request
+   * arrived in, then calls {@linkcode Group.getEntry} for the misses (a hit
+   * counts as a get; a miss counts nothing until then).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Group } from "@mccache/core";
+   *
+   * const group = new Group({ name: "p", maxBytes: 1 << 20, getter: (key) => key });
+   * assert(group.cachedEntry("k") === undefined);
+   * await group.get("k");
+   * assert(group.cachedEntry("k")?.value.text() === "k");
+   * ```
+   */
+  cachedEntry(key: string): CacheEntry | undefined {
+    const cached = this.#caches.lookup(key);
+    if (cached === undefined) return undefined;
+    this.#stats.gets++;
+    this.#stats.cacheHits++;
+    return this.#entry(cached);
+  }
+
+  /**
    * Stores `value` at the key's owner and drops copies on every other node.
    * Best effort: a node that cannot be reached keeps its copy until it is
    * evicted or expires, so give values a TTL when that matters.

@@ -424,3 +424,21 @@ Deno.test("Group.remove on a non-owner drops a copy fetched while the owner was 
   await removing;
   assert.equal(group.cacheStats("hot").items, 0);
 });
+
+Deno.test("Group.cachedEntry answers from cache only, counting a get and a hit as getEntry would", async () => {
+  let now = 0;
+  const { group, calls } = counting({ now: () => now });
+  assert.equal(group.cachedEntry("k"), undefined);
+  assert.deepEqual(calls, [], "a miss loads nothing");
+  assert.equal(group.stats().gets, 0, "a miss counts nothing");
+  await group.set("k", "stored", { ttl: 100 });
+  now = 40;
+  const entry = group.cachedEntry("k");
+  assert.equal(entry?.value.text(), "stored");
+  assert.equal(entry?.ttl, 60);
+  assert.equal(group.stats().gets, 1);
+  assert.equal(group.stats().cacheHits, 1);
+  now = 100;
+  assert.equal(group.cachedEntry("k"), undefined, "expired");
+  assert.deepEqual(calls, []);
+});

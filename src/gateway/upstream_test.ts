@@ -6,7 +6,8 @@ import { cluster } from "../grpc/_testing.ts";
 import { HashRing } from "../hash_ring.ts";
 import { freePort } from "../../tests/_ports.ts";
 import { waitFor } from "../../tests/_wait.ts";
-import { GrpcUpstream } from "./upstream.ts";
+import { NotFoundError } from "../errors.ts";
+import { GrpcUpstream, type UpstreamValue } from "./upstream.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 
@@ -63,6 +64,58 @@ Deno.test({
       assert.ok(values.every((v) => v.value.length === 1 << 20 && v.value[5] === 7));
       // The values' TTL travels with them.
       assert.ok(values.every((v) => v.ttl !== undefined && v.ttl <= 50));
+    } finally {
+      upstream.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "A batch of hits, misses, a not-found key and an unknown group answers each by its id, hits at once",
+  ...sanitizers,
+  async fn() {
+    // The loads wait until the hit has arrived: a hit that waited for the
+    // loads of its batch would time out.
+    const hitArrived = Promise.withResolvers<void>();
+    const loads: string[] = [];
+    await using nodes = await cluster(1, 0, async (key) => {
+      loads.push(key);
+      await hitArrived.promise;
+      if (key.startsWith("missing")) throw new NotFoundError(key);
+      return `value of ${key}`;
+    });
+    const group = nodes[0].registry.get("g")!;
+    await group.set("hit", "cached", { ttl: 60_000 });
+    const upstream = new GrpcUpstream({ members: [nodes[0].addr] });
+    try {
+      const options = { deadline: Date.now() + 3000 };
+      const outcome = (get: Promise<UpstreamValue>) =>
+        get.then(
+          ({ value, ttl }) => ({ value: new TextDecoder().decode(value), ttl, error: "" }),
+          (error: Error) => ({ value: "", ttl: undefined, error: error.name }),
+        );
+      // One turn: one message to the node.
+      const hit = outcome(upstream.get("g", "hit", options));
+      const gets = [
+        outcome(upstream.get("g", "miss", options)),
+        outcome(upstream.get("g", "missing-1", options)),
+        outcome(upstream.get("nope", "k", options)),
+      ];
+      const { value, ttl, error } = await hit;
+      hitArrived.resolve();
+      assert.equal(error, "");
+      assert.equal(value, "cached");
+      assert.ok(ttl !== undefined && ttl > 59_000 && ttl <= 60_000);
+      const [miss, missing, unknown] = await Promise.all(gets);
+      assert.deepEqual(miss, { value: "value of miss", ttl: undefined, error: "" });
+      assert.equal(missing.error, "NotFoundError");
+      assert.equal(unknown.error, "UnknownGroupError");
+      assert.deepEqual(loads.sort(), ["miss", "missing-1"]);
+      const stats = group.stats();
+      assert.equal(stats.serverRequests, 3);
+      assert.equal(stats.gets, 3);
+      assert.equal(stats.cacheHits, 1);
     } finally {
       upstream.close();
     }

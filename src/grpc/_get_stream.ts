@@ -37,10 +37,10 @@ function itemOptions(timeoutMs: number, local = false): { options: GetOptions; d
 }
 
 /**
- * Serves one GetStream. Results go back as they are ready, gathered per
- * event-loop turn: cache hits resolve within the turn their batch arrived
- * in, so a batch of hits goes back as one message. `streams` holds a
- * function per open stream that ends it once its gets are answered.
+ * Serves one GetStream. The cache hits of a batch go back as one message
+ * while the batch is read; the other results as they are ready, gathered
+ * per event-loop turn. `streams` holds a function per open stream that ends
+ * it once its gets are answered.
  */
 export function serveGetStream(
   call: grpc.ServerDuplexStream<GetBatch, GetResults>,
@@ -82,14 +82,24 @@ export function serveGetStream(
     }
   };
   call.on("data", (batch: GetBatch) => {
+    let answered = 0;
     for (const item of batch.items) {
-      pending++;
       const group = registry.get(item.group);
       if (group === undefined) {
-        done(errorResult(item.id, new UnknownGroupError(item.group)));
+        ready.push(errorResult(item.id, new UnknownGroupError(item.group)));
+        answered++;
         continue;
       }
       group.recordServerRequest();
+      // Cache hits, the common case, skip the promises, timers and the turn
+      // that a load needs: that path cost a node ~20% more CPU per request.
+      const hit = item.op ? undefined : group.cachedEntry(item.key);
+      if (hit !== undefined) {
+        ready.push(valueResult(item.id, hit.value.unsafeBytes(), hit.ttl));
+        answered++;
+        continue;
+      }
+      pending++;
       const options = itemOptions(item.timeout_ms, item.local);
       serveItem(group, item, options.options).then(
         (result) => {
@@ -102,6 +112,8 @@ export function serveGetStream(
         },
       );
     }
+    // A batch of hits goes back now, not a turn later.
+    if (answered > 0 && !scheduled) flush();
   });
   const end = () => {
     if (ended) return;
