@@ -5,7 +5,7 @@
 // one request costs. On a 2-core machine that shares everything between wrk,
 // the gateway and 3 nodes, that split is what decides a ratio to bare.
 
-/** Linux reports process times in USER_HZ ticks, 100 a second on every architecture it runs on. */
+/** /proc counts CPU time in USER_HZ ticks: 100 a second on x86 and arm (Deno cannot ask sysconf). */
 const TICKS_PER_SECOND = 100;
 
 /** CPU time of some processes and of the whole machine, at one moment. */

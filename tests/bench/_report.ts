@@ -4,8 +4,14 @@ import type { CpuPerRequest } from "./_cpu.ts";
 import type { LoadResult, LoadSettings } from "./_load.ts";
 import type { MemoryResult } from "./_memory.ts";
 
+/** What a load run measured, and the CPU it cost per request. */
+export interface MeasuredLoad extends LoadResult {
+  /** CPU per request: the gateway (or the bare server), the nodes, the rest. */
+  cpu: CpuPerRequest;
+}
+
 /** One measured run of a scenario. */
-export interface ScenarioResult extends LoadResult {
+export interface ScenarioResult extends MeasuredLoad {
   name: string;
   connections: number;
   /** req/s over the bare Deno.serve's. */
@@ -14,8 +20,6 @@ export interface ScenarioResult extends LoadResult {
   nodeHitRatio: number | null;
   /** Gateway hot-cache hits over its lookups; null when the gateway has none. */
   hotHitRatio: number | null;
-  /** CPU per request: the gateway (or the bare server), the nodes, the rest. */
-  cpu: CpuPerRequest;
 }
 
 /** Memory of one process after the runs (VmRSS and VmHWM). */
@@ -32,7 +36,7 @@ export const BARE_NAME = "bare Deno.serve, 100 B";
 /** Everything one benchmark run found; printed as JSON too. */
 export interface Report {
   settings: LoadSettings & { load: "wrk" | "deno"; warmupMs: number; nodeCacheBytes: number };
-  baseline: LoadResult & { cpu: CpuPerRequest };
+  baseline: MeasuredLoad;
   scenarios: ScenarioResult[];
   sweep: ScenarioResult[];
   rss: RssRow[];

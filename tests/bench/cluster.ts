@@ -21,10 +21,11 @@ import {
   startWrk,
   wrkInstalled,
 } from "./_load.ts";
-import { type CpuPerRequest, cpuPerRequest, cpuSnapshot } from "./_cpu.ts";
+import { cpuPerRequest, cpuSnapshot } from "./_cpu.ts";
 import { memoryRun } from "./_memory.ts";
 import {
   BARE_NAME,
+  type MeasuredLoad,
   printReport,
   type Report,
   type RssRow,
@@ -124,7 +125,7 @@ interface Bench {
   settings: LoadSettings;
   warmupMs: number;
   signal: AbortSignal;
-  baseline: LoadResult & { cpu: CpuPerRequest };
+  baseline: MeasuredLoad;
 }
 
 function parseOptions(args: string[]): Options | undefined {
@@ -237,7 +238,7 @@ async function measure(
   workload: Workload,
   server: number,
   nodes: number[] = [],
-): Promise<LoadResult & { cpu: CpuPerRequest }> {
+): Promise<MeasuredLoad> {
   const pids = [server, ...nodes];
   const before = cpuSnapshot(pids);
   const result = await bench.generate(base, workload, bench.settings, bench.signal).result;
@@ -266,13 +267,7 @@ async function runScenario(
   const counters = () => readCounters(cluster.nodes.map((n) => n.httpAddr), gateway.addr);
   const before = await counters();
   const nodes = cluster.nodes.map((n) => n.pid);
-  const result = await measure(
-    { ...bench, settings },
-    base,
-    scenario.workload,
-    gateway.pid,
-    nodes,
-  );
+  const result = await measure({ ...bench, settings }, base, scenario.workload, gateway.pid, nodes);
   const after = await counters();
   console.error(`${scenario.name} (-c${connections}): ${Math.round(result.rps)} req/s`);
   return {
