@@ -16,7 +16,6 @@ import {
 import {
   denoLoad,
   type LoadGenerator,
-  type LoadResult,
   type LoadSettings,
   startWrk,
   wrkInstalled,
