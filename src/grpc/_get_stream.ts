@@ -38,8 +38,9 @@ function itemOptions(timeoutMs: number, local = false): { options: GetOptions; d
 
 /**
  * Serves one GetStream. The cache hits of a batch go back as one message
- * while the batch is read; the other results as they are ready, gathered
- * per event-loop turn. `streams` holds a function per open stream that ends
+ * while the batch is read (or with the results already waiting for the end
+ * of the turn); the other results as they are ready, gathered per
+ * event-loop turn. `streams` holds a function per open stream that ends
  * it once its gets are answered.
  */
 export function serveGetStream(
