@@ -32,7 +32,9 @@ Deno.test("cpuSnapshot reads a process's CPU time, growing while it computes", a
   assert(output.success);
   const { spent, busy, pids } = JSON.parse(new TextDecoder().decode(output.stdout));
   assert(spent >= 100, `spent ${spent} ms of CPU in a 300 ms busy loop`);
-  assert(busy >= spent, `the machine was busy ${busy} ms, the process alone ${spent} ms`);
+  // /proc/stat samples each core every 10 ms; a process's own time is
+  // counted exactly: the two agree to a few ticks, not to the millisecond.
+  assert(busy >= spent * 0.8, `the machine was busy ${busy} ms, the process alone ${spent} ms`);
   assert.equal(pids, 1, "a pid that does not exist is left out");
 });
 
