@@ -54,17 +54,16 @@ export function parseMachineTicks(stat: string): { busy: number; idle: number } 
 
 /** Reads the CPU time of `pids` and of the machine now. */
 export function cpuSnapshot(pids: number[]): CpuSnapshot {
+  const ms = (ticks: number) => ticks * 1000 / TICKS_PER_SECOND;
   const processMs = new Map<number, number>();
   for (const pid of pids) {
     try {
-      const ticks = parseProcessTicks(Deno.readTextFileSync(`/proc/${pid}/stat`));
-      processMs.set(pid, ticks * 1000 / TICKS_PER_SECOND);
+      processMs.set(pid, ms(parseProcessTicks(Deno.readTextFileSync(`/proc/${pid}/stat`))));
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
   }
   const machine = parseMachineTicks(Deno.readTextFileSync("/proc/stat"));
-  const ms = (ticks: number) => ticks * 1000 / TICKS_PER_SECOND;
   return { processMs, busyMs: ms(machine.busy), idleMs: ms(machine.idle) };
 }
 
