@@ -19,6 +19,8 @@ export const PERMISSIONS = [
 
 /** The V8 flag the README recommends for nodes: it keeps a node within about twice its budget. */
 export const NODE_V8_FLAGS = ["--v8-flags=--optimize-for-size"];
+/** The V8 flag `deno task gateway` runs with: a young generation that stays in cache (README). */
+export const GATEWAY_V8_FLAGS = ["--v8-flags=--max-semi-space-size=4"];
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const START_TIMEOUT_MS = 20_000;
@@ -140,7 +142,8 @@ export async function startNodeProcess(
 /** Starts a gateway process on a free port and waits until it serves. */
 export async function startGatewayProcess(args: string[]): Promise<Process & { addr: string }> {
   const addr = `127.0.0.1:${freePort()}`;
-  const gateway = Object.assign(new Process("cli/gateway.ts", ["--addr", addr, ...args]), { addr });
+  const process = new Process("cli/gateway.ts", ["--addr", addr, ...args], GATEWAY_V8_FLAGS);
+  const gateway = Object.assign(process, { addr });
   try {
     await gateway.waitForLine(/gateway started/);
   } catch (error) {

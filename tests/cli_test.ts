@@ -4,7 +4,13 @@
 import assert from "node:assert/strict";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { freePort } from "./_ports.ts";
-import { NodeClient, Process, startNodeProcess } from "./_cluster.ts";
+import {
+  GATEWAY_V8_FLAGS,
+  NODE_V8_FLAGS,
+  NodeClient,
+  Process,
+  startNodeProcess,
+} from "./_cluster.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 
@@ -17,6 +23,14 @@ async function runToEnd(script: string, args: string[]) {
     stdout: process.stdout,
   };
 }
+
+Deno.test("deno task node and deno task gateway use the V8 flags the cluster tests and benchmark run with", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const flags = (task: string) =>
+    config.tasks[task].split(" ").filter((w: string) => w.startsWith("--v8-flags"));
+  assert.deepEqual(flags("node"), NODE_V8_FLAGS);
+  assert.deepEqual(flags("gateway"), GATEWAY_V8_FLAGS);
+});
 
 Deno.test({
   name: "--help lists every flag of the node, the gateway and the demo",
