@@ -26,7 +26,7 @@ let scratch = new Uint8Array(256);
 /**
  * Encodes `s` as `TextEncoder` would (lone surrogates become U+FFFD) into a
  * buffer shared by every call, and returns a view of it: valid only until the
- * next call. Hashing a key this way allocates nothing.
+ * next call. Hashing a key this way allocates only that view.
  */
 export function utf8Scratch(s: string): Uint8Array {
   if (scratch.length < s.length * 3) scratch = new Uint8Array(s.length * 3);

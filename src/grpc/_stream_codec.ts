@@ -79,9 +79,17 @@ class Writer {
     this.offset += bytes.length;
   }
 
+  /** A string field of `size` UTF-8 bytes. */
   string(tag: number, text: string, size: number): void {
     this.header(tag, size);
-    this.offset += encoder.encodeInto(text, this.buf.subarray(this.offset)).written;
+    if (size !== text.length) {
+      this.offset += encoder.encodeInto(text, this.buf.subarray(this.offset)).written;
+      return;
+    }
+    // As many bytes as UTF-16 units: ASCII, written as is. Keys usually are,
+    // and encodeInto costs a view and a result object per string.
+    const buf = this.buf;
+    for (let i = 0; i < size; i++) buf[this.offset++] = text.charCodeAt(i);
   }
 }
 
