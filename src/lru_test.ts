@@ -59,6 +59,29 @@ Deno.test("LruCache rejects a negative budget", () => {
   assert.throws(() => new LruCache({ maxBytes: -1 }), /non-negative number: received -1/);
 });
 
+Deno.test("LruCache hands onEvicted the evicted value and starts afresh after clear", () => {
+  const evicted: [string, number][] = [];
+  const cache = new LruCache<ByteView>({
+    onEvicted: (key, value) => evicted.push([key, value.length]),
+  });
+  // More entries than the tables start with, so that they grow on the way.
+  for (let i = 0; i < 100; i++) cache.add(`k${i}`, view(i));
+  for (let i = 0; i < 3; i++) cache.removeOldest();
+  assert.deepEqual(evicted, [["k0", 0], ["k1", 1], ["k2", 2]]);
+  assert.equal(cache.get("k50")?.length, 50);
+
+  cache.clear();
+  assert.equal(cache.size, 0);
+  assert.equal(cache.bytes, 0);
+  assert.equal(cache.peek("k50"), undefined);
+  assert.equal(cache.removeOldest(), false);
+  cache.add("a", view(1));
+  cache.add("b", view(2));
+  cache.removeOldest();
+  assert.deepEqual(evicted.at(-1), ["a", 1]);
+  assert.equal(cache.get("b")?.length, 2);
+});
+
 Deno.test("LruCache never exceeds its budget and matches a simple model", () => {
   const random = seededRandom(42);
   const maxBytes = 200;
