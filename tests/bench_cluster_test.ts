@@ -32,12 +32,22 @@ Deno.test("bench:cluster measures every scenario against a real cluster, with ra
     assert.equal(run.statusErrors + run.socketErrors, 0, `${run.name}: errors`);
     assert(run.cpu.serverUs > 0 && run.cpu.idle >= 0 && run.cpu.idle <= 1, run.name);
   }
+  // Each scenario against the bare server's runs just before and after it.
+  assert.equal(report.baselines.length, report.scenarios.length + 1);
   const b = report.scenarios[2];
-  assert.equal(b.ratio, b.rps / report.baseline.rps);
+  assert.equal(b.baselineRps, (report.baselines[2].rps + report.baselines[3].rps) / 2);
+  assert.equal(b.ratio, b.rps / b.baselineRps);
   assert.equal(b.nodeHitRatio, 1, "scenario b's keys were all warmed");
   assert(b.cpu.nodesUs > 0, "the nodes served scenario b");
-  assert.equal(report.baseline.cpu.nodesUs, 0, "the bare server has no nodes");
-  assert.deepEqual([...new Set(report.sweep.map((s) => s.connections))], [16, 64, 128, 256]);
+  for (const bare of report.baselines) {
+    assert(bare.requests > 0, "a bare run");
+    assert.equal(bare.cpu.nodesUs, 0, "the bare server has no nodes");
+  }
+  assert.deepEqual(report.sweep.map((s) => `${s.name.slice(0, 2)}${s.connections}`), [
+    ...[16, 64, 128, 256].flatMap((c) => [`ba${c}`, `b.${c}`, `ba${c}`]),
+  ]);
+  const [before, sweepB, after] = report.sweep.slice(3, 6);
+  assert.equal(sweepB.ratio, sweepB.rps / ((before.rps + after.rps) / 2));
   assert.match(stdout, /^Peak: \d+ req\/s \(\d\.\d{3} × bare\) at \d+ connections, p99 /m);
   assert.match(stdout, /^b\. 1,000 keys uniform +8 /m);
 });

@@ -14,7 +14,12 @@ export interface MeasuredLoad extends LoadResult {
 export interface ScenarioResult extends MeasuredLoad {
   name: string;
   connections: number;
-  /** req/s over the bare Deno.serve's. */
+  /**
+   * The bare Deno.serve's req/s this run is compared with: the mean of its
+   * runs just before and just after this one, at the same connections.
+   */
+  baselineRps: number;
+  /** req/s over `baselineRps`. */
   ratio: number;
   /** Node cache hits over node gets during the run, summed over nodes. */
   nodeHitRatio: number | null;
@@ -33,10 +38,17 @@ export interface RssRow {
 /** The name of the baseline's rows. */
 export const BARE_NAME = "bare Deno.serve, 100 B";
 
+/** A run of the bare server as a row among the scenarios' (ratio 1). */
+export function bareRow(baseline: MeasuredLoad, connections: number): ScenarioResult {
+  const row = { name: BARE_NAME, connections, nodeHitRatio: null, hotHitRatio: null };
+  return { ...row, ...baseline, baselineRps: baseline.rps, ratio: 1 };
+}
+
 /** Everything one benchmark run found; printed as JSON too. */
 export interface Report {
   settings: LoadSettings & { load: "wrk" | "deno"; warmupMs: number; nodeCacheBytes: number };
-  baseline: MeasuredLoad;
+  /** The bare server's runs, before the first scenario and after each one. */
+  baselines: MeasuredLoad[];
   scenarios: ScenarioResult[];
   sweep: ScenarioResult[];
   rss: RssRow[];
@@ -48,9 +60,11 @@ export async function printReport(report: Report, jsonPath: string | undefined):
   const { load, connections, threads, durationMs } = report.settings;
   const wrkFlags = load === "wrk" ? ` -t${threads}` : "";
   console.log(`\nLoad: ${load}${wrkFlags} -c${connections} -d${durationMs / 1000}s per run`);
-  console.log(`(cpu µs: CPU microseconds per request of the server, the nodes and the rest)\n`);
-  const baseline = { ...report.baseline, name: BARE_NAME, connections, ratio: 1 };
-  console.log(table([baseline, ...report.scenarios].map(scenarioRow)));
+  console.log(`(cpu µs: CPU microseconds per request of the server, the nodes and the rest)`);
+  console.log(`(× bare: against the mean of the bare server's runs just before and after)\n`);
+  const bare = report.baselines.map((b) => bareRow(b, connections));
+  const rows = bare.flatMap((b, i) => i < report.scenarios.length ? [b, report.scenarios[i]] : [b]);
+  console.log(table(rows.map(scenarioRow)));
   if (report.sweep.length > 0) printSweep(report.sweep);
   console.log(`\n${table(report.rss.map(rssRow))}`);
   printMemory(report.memory);
@@ -62,9 +76,7 @@ export async function printReport(report: Report, jsonPath: string | undefined):
   }
 }
 
-function scenarioRow(
-  r: Omit<ScenarioResult, "nodeHitRatio" | "hotHitRatio"> & Partial<ScenarioResult>,
-) {
+function scenarioRow(r: ScenarioResult) {
   return {
     scenario: r.name,
     conns: String(r.connections),
@@ -86,7 +98,8 @@ function scenarioRow(
 
 function printSweep(sweep: ScenarioResult[]): void {
   console.log(
-    `\nSweep of scenario b over connection counts, each against the bare server at that count:\n` +
+    `\nSweep of scenario b over connection counts, each against the bare server's runs ` +
+      `around it at that count:\n` +
       table(sweep.map(scenarioRow)),
   );
   const peak = sweep.filter((r) => r.name !== BARE_NAME)

@@ -23,7 +23,7 @@ import {
 import { cpuPerRequest, cpuSnapshot } from "./_cpu.ts";
 import { memoryRun } from "./_memory.ts";
 import {
-  BARE_NAME,
+  bareRow,
   type MeasuredLoad,
   printReport,
   type Report,
@@ -118,13 +118,12 @@ interface Cluster {
   hotGateway: Gateway;
 }
 
-/** What every run needs: the generator, its settings, and the baseline to divide by. */
+/** What every run needs: the generator and its settings. */
 interface Bench {
   generate: LoadGenerator;
   settings: LoadSettings;
   warmupMs: number;
   signal: AbortSignal;
-  baseline: MeasuredLoad;
 }
 
 function parseOptions(args: string[]): Options | undefined {
@@ -222,7 +221,7 @@ async function warmKeys(base: string, paths: string[]): Promise<void> {
 
 // Warm keys, then unmeasured load: lets V8 optimise the hot paths and the
 // caches settle before the counters are read.
-async function warmUp(bench: Omit<Bench, "baseline">, base: string, workload: Workload) {
+async function warmUp(bench: Bench, base: string, workload: Workload) {
   await warmKeys(base, workload.warm);
   if (bench.warmupMs <= 0) return;
   const settings = { ...bench.settings, durationMs: Math.max(1000, bench.warmupMs) };
@@ -232,7 +231,7 @@ async function warmUp(bench: Omit<Bench, "baseline">, base: string, workload: Wo
 // Runs `workload` against `base` and says where the machine's CPU went:
 // `server` is the process that answers, `nodes` the ones behind it.
 async function measure(
-  bench: Omit<Bench, "baseline">,
+  bench: Bench,
   base: string,
   workload: Workload,
   server: number,
@@ -245,7 +244,7 @@ async function measure(
   return { ...result, cpu };
 }
 
-async function measureBaseline(bench: Omit<Bench, "baseline">, bare: Server) {
+async function measureBaseline(bench: Bench, bare: Server): Promise<MeasuredLoad> {
   const workload = oneKey("/");
   await warmUp(bench, bare.url, workload);
   const result = await measure(bench, bare.url, workload, bare.pid);
@@ -253,12 +252,30 @@ async function measureBaseline(bench: Omit<Bench, "baseline">, bare: Server) {
   return result;
 }
 
+// Runs a scenario between two runs of the bare server and divides by their
+// mean: on a shared VM the machine's speed drifts by 10-20% over a whole
+// benchmark, and a baseline measured minutes earlier would count it.
+async function runBetweenBaselines(
+  bench: Bench,
+  cluster: Cluster,
+  bare: Server,
+  scenario: Scenario,
+  before: MeasuredLoad,
+  connections = bench.settings.connections,
+): Promise<{ result: ScenarioResult; after: MeasuredLoad }> {
+  const measured = await runScenario(bench, cluster, scenario, connections);
+  const settings = { ...bench.settings, connections };
+  const after = await measureBaseline({ ...bench, settings }, bare);
+  const baselineRps = (before.rps + after.rps) / 2;
+  return { result: { ...measured, baselineRps, ratio: measured.rps / baselineRps }, after };
+}
+
 async function runScenario(
   bench: Bench,
   cluster: Cluster,
   scenario: Scenario,
-  connections = bench.settings.connections,
-): Promise<ScenarioResult> {
+  connections: number,
+): Promise<Omit<ScenarioResult, "ratio" | "baselineRps">> {
   const gateway = scenario.hotGateway ? cluster.hotGateway : cluster.gateway;
   const base = `http://${gateway.addr}`;
   const settings = { ...bench.settings, connections };
@@ -273,7 +290,6 @@ async function runScenario(
     name: scenario.name,
     connections,
     ...result,
-    ratio: result.rps / bench.baseline.rps,
     ...hitRatios(before, after, scenario.hotGateway ?? false),
   };
 }
@@ -306,10 +322,9 @@ async function bench(options: Options, cleanup: Cleanup): Promise<Report> {
   const origin = await startServerScript(cleanup.stack, "tests/bench/origin.ts");
   const bare = await startServerScript(cleanup.stack, "tests/bench/bare_server.ts");
   cleanup.watch("origin", origin, cleanup.stack);
-  const common = { ...options, generate: generator(Infinity), signal: cleanup.signal };
-  const bench = { ...common, baseline: await measureBaseline(common, bare) };
+  const bench = { ...options, generate: generator(Infinity), signal: cleanup.signal };
   const cluster = await startCluster(cleanup, origin.url);
-  const { results, sweep } = await runScenarios(bench, cluster, bare, options.sweep);
+  const { baselines, results, sweep } = await runScenarios(bench, cluster, bare, options.sweep);
   const rss = rssRows(cluster, { origin, "bare Deno.serve": bare });
   // The memory run gets the machine to itself.
   await cluster.stack.disposeAsync();
@@ -322,31 +337,32 @@ async function bench(options: Options, cleanup: Cleanup): Promise<Report> {
   });
   const { warmupMs } = options;
   const settings = { ...options.settings, load, warmupMs, nodeCacheBytes: nodeCacheBytes() };
-  return { settings, baseline: bench.baseline, scenarios: results, sweep, rss, memory };
+  return { settings, baselines, scenarios: results, sweep, rss, memory };
 }
 
 async function runScenarios(bench: Bench, cluster: Cluster, bare: Server, withSweep: boolean) {
   const all = scenarios();
+  const baselines = [await measureBaseline(bench, bare)];
   const results: ScenarioResult[] = [];
-  for (const scenario of all) results.push(await runScenario(bench, cluster, scenario));
+  for (const scenario of all) {
+    const before = baselines[baselines.length - 1];
+    const { result, after } = await runBetweenBaselines(bench, cluster, bare, scenario, before);
+    results.push(result);
+    baselines.push(after);
+  }
   const sweep: ScenarioResult[] = [];
   for (const c of withSweep ? SWEEP_CONNECTIONS : []) {
     // Each connection count against the bare server at that same count.
     const settings = { ...bench.settings, connections: c };
-    const baseline = await measureBaseline({ ...bench, settings }, bare);
-    const row = {
-      name: BARE_NAME,
-      connections: c,
-      ratio: 1,
-      nodeHitRatio: null,
-      hotHitRatio: null,
-    };
-    sweep.push({ ...row, ...baseline });
+    let before = await measureBaseline({ ...bench, settings }, bare);
+    sweep.push(bareRow(before, c));
     for (const scenario of all.filter((s) => s.sweep)) {
-      sweep.push(await runScenario({ ...bench, baseline }, cluster, scenario, c));
+      const run = await runBetweenBaselines(bench, cluster, bare, scenario, before, c);
+      sweep.push(run.result, bareRow(run.after, c));
+      before = run.after;
     }
   }
-  return { results, sweep };
+  return { baselines, results, sweep };
 }
 
 const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM"];
