@@ -2,8 +2,9 @@
 //
 // A stream message costs a fraction of a unary call on both sides, so the
 // gateway gathers the keys that arrive for one owner in one event-loop turn
-// and sends them as one message (see PLATFORM-NOTES: ~0.04x of bare HTTP for
-// a unary call per request, ~0.36x with streams).
+// (two when it is busy, see GrpcUpstream) and sends them as one message (see
+// PLATFORM-NOTES: ~0.04x of bare HTTP for a unary call per request, ~0.36x
+// with streams).
 import * as grpc from "@grpc/grpc-js";
 import { PeerError } from "../errors.ts";
 import { ATTEMPT_METADATA_KEY, HASH_METADATA_KEY, MEMBER_METADATA_KEY } from "../grpc/balancer.ts";
