@@ -56,6 +56,7 @@ export class OwnerStream {
   #blocked = false;
   #closed = false;
   #retiring = false;
+  #ended = false;
   #onClosed: OnStreamClosed;
 
   /**
@@ -134,6 +135,11 @@ export class OwnerStream {
         return;
       }
     }
+    // Ended only once all of it is written: a write after end() fails the stream.
+    if (this.#retiring && !this.#ended) {
+      this.#ended = true;
+      this.#call.end();
+    }
   }
 
   /** Rejects the gets whose deadline has passed, and unqueues them. */
@@ -155,8 +161,7 @@ export class OwnerStream {
   retire(): void {
     if (this.#retiring || this.#closed) return;
     this.#retiring = true;
-    this.flush();
-    this.#call.end();
+    this.flush(); // ends it, now or after 'drain' when the node is slow to read
   }
 
   #takeBatch(): GetItem[] {

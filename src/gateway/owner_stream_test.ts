@@ -1,5 +1,5 @@
 // OwnerStream against a fake call whose node stopped reading: write()
-// returns false and 'drain' never comes.
+// returns false, and 'drain' comes only when a test emits it.
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import type * as grpc from "@grpc/grpc-js";
@@ -8,11 +8,18 @@ import { OwnerStream, type Waiter } from "./_owner_stream.ts";
 
 class StalledCall extends EventEmitter {
   writes = 0;
+  writesAfterEnd = 0;
+  ended = false;
+  /** What write() returns: false = the buffer is full. */
+  accepts = false;
   write(): boolean {
     this.writes++;
-    return false;
+    if (this.ended) this.writesAfterEnd++;
+    return this.accepts;
   }
-  end(): void {}
+  end(): void {
+    this.ended = true;
+  }
 }
 
 function stalledStream(): { stream: OwnerStream; call: StalledCall } {
@@ -51,4 +58,19 @@ Deno.test("A stream to a node that stops reading queues at most 64 MiB of values
   assert.equal(get.error, undefined);
   stream.flush();
   assert.equal(call.writes, 1); // nothing more is written until 'drain'
+});
+
+Deno.test("A stream retired while its node is not reading ends only after 'drain' has written the rest", () => {
+  const { stream, call } = stalledStream();
+  stream.send(1, waiter());
+  stream.flush(); // fills the buffer
+  stream.send(2, waiter());
+  stream.send(3, waiter());
+  stream.retire();
+  assert.equal(call.ended, false); // two gets still queued
+  call.accepts = true;
+  call.emit("drain");
+  assert.equal(call.writes, 2); // the queued gets, in one message
+  assert.equal(call.ended, true);
+  assert.equal(call.writesAfterEnd, 0);
 });
