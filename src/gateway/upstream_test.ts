@@ -3,7 +3,7 @@
 // sockets behind after close, so the sanitizers are off.
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
-import { cluster } from "../grpc/_testing.ts";
+import { cluster, listenOnLoopback } from "../grpc/_testing.ts";
 import { CacheClient, type GetBatch, type GetResults } from "../grpc/_proto.ts";
 import { HashRing } from "../hash_ring.ts";
 import { freePort } from "../../tests/_ports.ts";
@@ -255,14 +255,8 @@ async function recordingNode(): Promise<{ addr: string; messages: number[] } & D
       call.on("end", () => call.end());
     },
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(
-      "127.0.0.1:0",
-      grpc.ServerCredentials.createInsecure(),
-      (error, port) => error ? reject(error) : resolve(port),
-    )
-  );
-  return { addr: `127.0.0.1:${port}`, messages, [Symbol.dispose]: () => server.forceShutdown() };
+  const addr = await listenOnLoopback(server);
+  return { addr, messages, [Symbol.dispose]: () => server.forceShutdown() };
 }
 
 /** Runs `fn` in the event loop's next check phase, as the next turn's requests would come. */

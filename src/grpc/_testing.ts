@@ -42,18 +42,23 @@ async function startTestNode(delayMs: number, getter?: GetterFunc): Promise<Test
     }),
   });
   const server = new grpc.Server();
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(
-      "127.0.0.1:0",
-      grpc.ServerCredentials.createInsecure(),
-      (e, p) => e ? reject(e) : resolve(p),
-    )
-  );
-  const addr = `127.0.0.1:${port}`;
+  const addr = await listenOnLoopback(server);
   const picker = new GrpcPeerPicker(addr);
   addCacheServices(server, registry, { self: addr, members: () => picker.members });
   registry.registerPeers(picker);
   return { addr, registry, picker, server, loads, aborted };
+}
+
+/** Binds `server` to a free loopback port; returns its address. */
+export async function listenOnLoopback(server: grpc.Server): Promise<string> {
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(
+      "127.0.0.1:0",
+      grpc.ServerCredentials.createInsecure(),
+      (error, port) => error ? reject(error) : resolve(port),
+    )
+  );
+  return `127.0.0.1:${port}`;
 }
 
 /**
