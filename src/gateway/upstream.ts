@@ -114,9 +114,9 @@ export class GrpcUpstream implements Upstream {
   #live = new Set<OwnerStream>();
   #dirty = new Set<OwnerStream>();
   #flushScheduled = false;
-  // Gets queued since the flush was scheduled, and whether it already
-  // waited a turn (see #flush).
-  #queuedSince = 0;
+  // Whether gets were queued after the flush was scheduled, and whether it
+  // already waited a turn (see #flush).
+  #moreQueued = false;
   #waited = false;
   #nextId = 1;
   #sweeper: ReturnType<typeof setInterval>;
@@ -252,7 +252,7 @@ export class GrpcUpstream implements Upstream {
     stream.send(this.#nextId++ >>> 0, waiter);
     this.#dirty.add(stream);
     if (this.#flushScheduled) {
-      this.#queuedSince++;
+      this.#moreQueued = true;
       return;
     }
     this.#flushScheduled = true;
@@ -276,13 +276,12 @@ export class GrpcUpstream implements Upstream {
     // get in it). A lone get goes out at once. Measured at 64 connections
     // on 1,000 keys, side by side: 6.2 -> 7.5 gets a message, nodes' CPU per
     // request -12%, throughput +3-9%; waiting longer did not add to that.
-    if (this.#queuedSince > 0 && !this.#waited) {
-      this.#queuedSince = 0;
+    if (this.#moreQueued && !this.#waited) {
       this.#waited = true;
       setImmediate(this.#flush);
       return;
     }
-    this.#queuedSince = 0;
+    this.#moreQueued = false;
     this.#waited = false;
     this.#flushScheduled = false;
     for (const stream of this.#dirty) stream.flush();
