@@ -10,6 +10,7 @@ import { validateKey } from "./key.ts";
 import { type Cached, Caches, ENTRY_OVERHEAD } from "./_caches.ts";
 import { noPeers, type PeerGetter, type PeerPicker } from "./peers.ts";
 import { SingleFlight } from "./singleflight.ts";
+import { Table } from "./_table.ts";
 import type { CacheStats, CacheType, GroupStats } from "./stats.ts";
 import type { GroupRegistry } from "./registry.ts";
 import {
@@ -116,7 +117,7 @@ export class Group {
   // that began before a write keeps its result out of the cache, so it
   // cannot put back the value the write replaced. Per key, so that writes to
   // other keys cost nothing.
-  #loading = new Map<string, Set<{ stale: boolean }>>();
+  #loading = new Table<string, Set<{ stale: boolean }>>();
   #stats: GroupStats = {
     gets: 0,
     cacheHits: 0,

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { Table } from "./_table.ts";
+
 /** Options for {@linkcode SingleFlight.do}. */
 export interface SingleFlightOptions {
   /**
@@ -43,7 +45,8 @@ interface Flight<T> {
  * ```
  */
 export class SingleFlight<T> {
-  #flights = new Map<string, Flight<T>>();
+  // Not a Map: a flight per gateway GET comes and goes (see _table.ts).
+  #flights = new Table<string, Flight<T>>();
 
   /** The number of calls in flight. */
   get size(): number {

@@ -7,6 +7,7 @@
 // with streams).
 import * as grpc from "@grpc/grpc-js";
 import { PeerError } from "../errors.ts";
+import { Table } from "../_table.ts";
 import { ATTEMPT_METADATA_KEY, HASH_METADATA_KEY, MEMBER_METADATA_KEY } from "../grpc/balancer.ts";
 import { NODE_METADATA_KEY } from "../grpc/_get_stream.ts";
 import { errorFromStatus } from "../grpc/status.ts";
@@ -15,6 +16,8 @@ import type { UpstreamValue } from "./upstream.ts";
 
 /** A get (or a set or remove) waiting for its result. */
 export interface Waiter {
+  /** The id of the stream item it travels in (set by OwnerStream.send). */
+  id: number;
   group: string;
   key: string;
   /** ItemOp; absent = GET. */
@@ -49,10 +52,13 @@ export class OwnerStream {
   readonly openedAt = Date.now();
   /** The node that serves this stream, once it said (initial metadata). */
   node = "";
+  /** Whether it is on GrpcUpstream's list for the next flush. */
+  listed = false;
   #call: grpc.ClientDuplexStream<GetBatch, GetResults>;
   #queue: GetItem[] = [];
   #queuedBytes = 0;
-  #inflight = new Map<number, Waiter>();
+  // Not a Map: see _table.ts.
+  #inflight = new Table<number, Waiter>();
   #blocked = false;
   #closed = false;
   #retiring = false;
@@ -108,6 +114,7 @@ export class OwnerStream {
       return;
     }
     this.#queuedBytes += bytes;
+    waiter.id = id;
     this.#inflight.set(id, waiter);
     // The node gives up on the load when the gateway gives up on the get.
     const timeout_ms = Math.max(1, Math.ceil(waiter.deadline - Date.now()));
@@ -145,9 +152,9 @@ export class OwnerStream {
   /** Rejects the gets whose deadline has passed, and unqueues them. */
   expire(now: number): void {
     let expired = false;
-    for (const [id, waiter] of this.#inflight) {
+    for (const waiter of this.#inflight.values()) {
       if (waiter.deadline > now) continue;
-      this.#inflight.delete(id);
+      this.#inflight.delete(waiter.id);
       waiter.reject(new DOMException("Deadline passed", "TimeoutError"));
       expired = true;
     }
@@ -199,7 +206,7 @@ export class OwnerStream {
   #close(error: grpc.ServiceError | undefined): void {
     if (this.#closed) return;
     this.#closed = true;
-    const unanswered = [...this.#inflight.values()];
+    const unanswered = this.#inflight.values();
     this.#inflight.clear();
     this.#queue = [];
     this.#queuedBytes = 0;

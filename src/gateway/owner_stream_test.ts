@@ -31,6 +31,7 @@ function stalledStream(): { stream: OwnerStream; call: StalledCall } {
 
 function waiter(value?: Uint8Array): Waiter & { error?: unknown } {
   const w: Waiter & { error?: unknown } = {
+    id: 0,
     group: "g",
     key: "k",
     ...(value ? { op: 1, value } : {}),

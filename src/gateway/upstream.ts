@@ -112,7 +112,8 @@ export class GrpcUpstream implements Upstream {
   // Every stream not yet closed, the retiring ones included: all of them
   // hold gets whose deadlines must be enforced.
   #live = new Set<OwnerStream>();
-  #dirty = new Set<OwnerStream>();
+  // The streams with gets queued: a list, not a Set (see src/_table.ts).
+  #dirty: OwnerStream[] = [];
   #flushScheduled = false;
   // Whether gets were queued after the flush was scheduled, and whether it
   // already waited a turn (see #flush).
@@ -150,7 +151,15 @@ export class GrpcUpstream implements Upstream {
   /** Gets a value from the key's owner (batched with other gets for it). */
   get(group: string, key: string, options: UpstreamCallOptions): Promise<UpstreamValue> {
     return new Promise((resolve, reject) => {
-      const waiter = { group, key, deadline: options.deadline, retried: false, resolve, reject };
+      const waiter = {
+        id: 0,
+        group,
+        key,
+        deadline: options.deadline,
+        retried: false,
+        resolve,
+        reject,
+      };
       this.#send(waiter);
     });
   }
@@ -250,7 +259,10 @@ export class GrpcUpstream implements Upstream {
 
   #queue(stream: OwnerStream, waiter: Waiter): void {
     stream.send(this.#nextId++ >>> 0, waiter);
-    this.#dirty.add(stream);
+    if (!stream.listed) {
+      stream.listed = true;
+      this.#dirty.push(stream);
+    }
     if (this.#flushScheduled) {
       this.#moreQueued = true;
       return;
@@ -284,8 +296,11 @@ export class GrpcUpstream implements Upstream {
     this.#moreQueued = false;
     this.#waited = false;
     this.#flushScheduled = false;
-    for (const stream of this.#dirty) stream.flush();
-    this.#dirty.clear();
+    for (const stream of this.#dirty) {
+      stream.listed = false;
+      stream.flush();
+    }
+    this.#dirty.length = 0;
   };
 
   // A field, not a method: every stream is handed this one function.
@@ -337,7 +352,7 @@ export class GrpcUpstream implements Upstream {
     options: UpstreamCallOptions,
   ): Promise<UpstreamValue> {
     return new Promise((resolve, reject) => {
-      this.#send({ ...item, deadline: options.deadline, retried: false, resolve, reject });
+      this.#send({ ...item, id: 0, deadline: options.deadline, retried: false, resolve, reject });
     });
   }
 
@@ -352,7 +367,7 @@ export class GrpcUpstream implements Upstream {
     const drops = this.#source.members.filter((member) => member !== except).map((member) =>
       new Promise<UpstreamValue>((resolve, reject) => {
         // Never retried elsewhere: the drop is for this member only.
-        const waiter = { group, key, op: ItemOp.REMOVE, local: true, retried: true };
+        const waiter = { id: 0, group, key, op: ItemOp.REMOVE, local: true, retried: true };
         this.#sendTo(member, { ...waiter, deadline: options.deadline, resolve, reject });
       }).catch((error) => this.#onDropFailed(member, error))
     );
