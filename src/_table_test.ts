@@ -58,7 +58,7 @@ async function fullGcsAfterOne(keyExpression: string): Promise<number> {
   return after.match(/Mark-Compact/g)?.length ?? 0;
 }
 
-Deno.test("Table entries that come and go stay young after a full GC (a Map's do not)", async (t) => {
+Deno.test("Table entries that come and go stay young after a full GC", async (t) => {
   for (const [name, key] of [["numbers", "ID"], ["strings", "'k' + ID"]]) {
     await t.step(`keyed by ${name}`, async () => {
       const fullGcs = await fullGcsAfterOne(key);
