@@ -26,7 +26,8 @@ Options:
   --max-value-bytes size     largest value a PUT may store            [1MiB]
   --hot-ttl duration         keep hot keys in the gateway this long;
                              0 turns the gateway hot cache off        [0]
-  --hot-bytes size           budget of the gateway hot cache          [32MiB]
+  --hot-bytes size           budget of the gateway hot cache; an entry
+                             counts its key, its value and ~1 KiB     [32MiB]
   --debug-headers            name the node that answered in each value
                              (X-Mccache-Node; costs ~10% of the gateway's CPU)
 ${CLUSTER_USAGE}`;

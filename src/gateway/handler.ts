@@ -14,6 +14,7 @@ import type { Upstream, UpstreamValue } from "./upstream.ts";
 import { MAX_VALUE_BYTES } from "../grpc/_limits.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { parseDuration } from "../node/units.ts";
+import { utf8Length } from "../_utf8.ts";
 
 /** Options for {@linkcode createGatewayHandler}. */
 export interface GatewayHandlerOptions {
@@ -33,7 +34,11 @@ export interface GatewayHandlerOptions {
    * @default {0}
    */
   hotTtl?: number;
-  /** Budget of the hot cache in bytes. @default {33554432} */
+  /**
+   * Budget of the hot cache in bytes. An entry counts its key, its value and
+   * ~1 KiB for the Response that hits are answered with a clone of.
+   * @default {33554432}
+   */
   hotBytes?: number;
   /**
    * Add `X-Mccache-Node` (the node that answered, or `gateway`) and
@@ -101,15 +106,15 @@ export function createGatewayHandler(
   }
   const { upstream, metrics } = options;
   const healthy = options.healthy ?? (() => upstream.members.length > 0);
+  const valueResponse = options.debugHeaders ? debugValueResponse : plainValueResponse;
   const hot = options.hotTtl
-    ? new HotCache(options.hotTtl, options.hotBytes, options.random)
+    ? new HotCache(valueResponse, options.hotTtl, options.hotBytes, options.random)
     : undefined;
   metrics?.watchHotCache(hot?.cache);
-  const valueResponse = options.debugHeaders ? debugValueResponse : plainValueResponse;
-  const flight = new SingleFlight<UpstreamValue>();
+  const flight = new SingleFlight<Fetched>();
   // GETs that began before a PUT or DELETE through this gateway finished:
   // their (old) value is not kept in the hot cache.
-  const stale = new WeakSet<Promise<UpstreamValue>>();
+  const stale = new WeakSet<Promise<Fetched>>();
   const written = (group: string, key: string) => {
     const id = flightId(group, key);
     hot?.drop(id);
@@ -117,16 +122,21 @@ export function createGatewayHandler(
     if (before) stale.add(before);
   };
 
+  const fetched = (result: UpstreamValue): Fetched => ({
+    result,
+    response: valueResponse(result, "miss"),
+  });
+
   // Hot-cache hits are answered synchronously: Deno.serve's fastest path.
   const get = (group: string, key: string, deadline: number): Response | Promise<Response> => {
     const id = flightId(group, key);
     const fromHot = hot?.get(id);
-    if (fromHot) return valueResponse(fromHot, "hot");
+    if (fromHot) return fromHot;
     // Identical concurrent requests share one upstream call (and its deadline).
-    const loading = flight.do(id, () => upstream.get(group, key, { deadline }));
-    return loading.then((result) => {
+    const loading = flight.do(id, () => upstream.get(group, key, { deadline }).then(fetched));
+    return loading.then(({ result, response }) => {
       if (!stale.has(loading)) hot?.offer(id, result);
-      return valueResponse(result, "miss");
+      return response.clone();
     }, failed);
   };
 
@@ -262,6 +272,17 @@ const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
 
 const PLAIN_VALUE = { headers: { "content-type": "application/octet-stream" } };
 
+// A value fetched for a GET, and the one Response made from it that every
+// request answers with a clone of: a clone shares the template's bytes and
+// headers, and costs ~1/7 of a new Response (0.12 vs 0.86 us, measured),
+// which converts and copies them again. Templates are never sent.
+interface Fetched {
+  result: UpstreamValue;
+  response: Response;
+}
+
+type ValueResponse = (result: UpstreamValue, cache: "hot" | "miss") => Response;
+
 function plainValueResponse(result: UpstreamValue): Response {
   return new Response(result.value, PLAIN_VALUE);
 }
@@ -320,35 +341,51 @@ async function readBody(request: Request, limit: number): Promise<Uint8Array<Arr
   return body;
 }
 
-// Values of hot keys kept in the gateway for a bounded time. Like
-// groupcache's hot cache, it admits 1 in 10 values fetched, so keys fetched
-// often get in quickly while one-off keys rarely displace them.
 // One string per group/key pair, for the flights and the hot cache; the
 // length prefix keeps ("a:b", "c") and ("a", "b:c") apart.
 function flightId(group: string, key: string): string {
   return `${group.length}:${group}:${key}`;
 }
 
+// A hot value kept as the Response that hits answer with a clone of (see
+// Fetched). `length` is the value's; the entry also counts the template's own
+// memory, ~0.9 KB measured, which is most of a small value's entry.
+class HotEntry {
+  constructor(readonly length: number, readonly response: Response) {}
+}
+
+const HOT_ENTRY_OVERHEAD = 1024;
+
+// Values of hot keys kept in the gateway for a bounded time. Like
+// groupcache's hot cache, it admits 1 in 10 values fetched, so keys fetched
+// often get in quickly while one-off keys rarely displace them.
 class HotCache {
-  readonly cache: LruCache<Uint8Array<ArrayBuffer>>;
+  readonly cache: LruCache<HotEntry>;
+  #respond: ValueResponse;
   #ttl: number;
   #random: () => number;
 
-  constructor(ttl: number, maxBytes = 32 << 20, random = Math.random) {
-    this.cache = new LruCache<Uint8Array<ArrayBuffer>>({ maxBytes });
+  constructor(respond: ValueResponse, ttl: number, maxBytes = 32 << 20, random = Math.random) {
+    this.cache = new LruCache<HotEntry>({
+      maxBytes,
+      sizeOf: (id, entry) => utf8Length(id) + entry.length + HOT_ENTRY_OVERHEAD,
+    });
+    this.#respond = respond;
     this.#ttl = ttl;
     this.#random = random;
   }
 
-  get(id: string): UpstreamValue | undefined {
-    const value = this.cache.get(id);
-    return value && { value, ttl: undefined, node: "gateway" };
+  get(id: string): Response | undefined {
+    return this.cache.get(id)?.response.clone();
   }
 
   offer(id: string, result: UpstreamValue): void {
     if (this.#random() * 10 >= 1) return;
     const ttl = Math.min(this.#ttl, result.ttl ?? Infinity);
-    this.cache.add(id, result.value, { expiresAt: Date.now() + ttl });
+    const response = this.#respond({ ...result, node: "gateway" }, "hot");
+    this.cache.add(id, new HotEntry(result.value.length, response), {
+      expiresAt: Date.now() + ttl,
+    });
   }
 
   drop(id: string): void {

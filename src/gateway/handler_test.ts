@@ -99,6 +99,21 @@ Deno.test("The gateway hot cache serves hot keys for at most --hot-ttl and drops
   assert.equal((await request("/mccache/g/k")).status, 404);
 });
 
+Deno.test("Every hot hit gets the whole value, and a hot entry counts the Response kept for it", async () => {
+  // About 1 KiB a hot entry beyond its key and value: 2,500 bytes hold two.
+  const { upstream, request } = setup({ hotTtl: 60_000, hotBytes: 2500, random: () => 0 });
+  for (let i = 0; i < 10; i++) upstream.values.set(`g/k${i}`, `v${i}`);
+  for (let i = 0; i < 10; i++) await request(`/mccache/g/k${i}`);
+  const hits = await Promise.all(Array.from({ length: 50 }, () => request("/mccache/g/k9")));
+  assert.ok(hits.every((hit) => hit.status === 200 && hit.body === "v9"));
+  assert.equal(upstream.gets.length, 10); // all 50 from the hot cache
+  for (let i = 0; i < 10; i++) await request(`/mccache/g/k${i}`);
+  assert.ok(
+    upstream.gets.length >= 18,
+    `only ~2 values stay hot: ${upstream.gets.length - 10} refetched`,
+  );
+});
+
 Deno.test("The gateway admits about 1 in 10 values into its hot cache", async () => {
   let calls = 0;
   const { upstream, request } = setup({ hotTtl: 60_000, random: () => (calls++ % 10) / 10 });

@@ -5,7 +5,7 @@
  */
 
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
-import type { LruCache } from "../lru.ts";
+import type { CacheStats } from "../stats.ts";
 
 // Latency buckets in seconds, as Prometheus "le" labels.
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -43,7 +43,7 @@ export class GatewayMetrics {
   #methods = new Map<string, MethodStats>();
   #upstreamErrors: Counter<"kind">;
   #dropErrors: Counter;
-  #hot: LruCache<Uint8Array<ArrayBuffer>> | undefined;
+  #hot: { stats(): CacheStats } | undefined;
 
   /** Creates the metrics; `members` reports the ring the gateway routes over. */
   constructor(source: { members: () => readonly string[] }) {
@@ -119,7 +119,7 @@ export class GatewayMetrics {
   }
 
   /** Reports the hot cache's counters (none when it is off). */
-  watchHotCache(cache: LruCache<Uint8Array<ArrayBuffer>> | undefined): void {
+  watchHotCache(cache: { stats(): CacheStats } | undefined): void {
     this.#hot = cache;
   }
 
