@@ -354,9 +354,9 @@ function flightId(group: string, key: string): string {
   return `${group.length}:${group}:${key}`;
 }
 
-// A hot value kept as the Response that hits answer with a clone of (see
-// Fetched). `length` is the value's; the entry also counts the template's own
-// memory, ~0.9 KB measured, which is most of a small value's entry.
+// A hot value kept as a Response that is never sent: each hit answers with
+// a clone of it (see Fetched). `length` is the value's; the entry also counts
+// the Response's own memory, ~0.9 KB measured, most of a small value's entry.
 class HotEntry {
   constructor(readonly length: number, readonly response: Response) {}
 }
