@@ -36,43 +36,58 @@ function itemOptions(timeoutMs: number, local = false): { options: GetOptions; d
   };
 }
 
+/** Where a GetStream's replies go: a grpc-js call, or an HTTP/2 stream served directly. */
+export interface ReplySink {
+  /** Sends one reply; false once the caller's buffer is full. */
+  write(results: GetResult[]): boolean;
+  /** Stops reading batches until the caller has read what was sent, then calls `resume`. */
+  pauseUntilDrained(resume: () => void): void;
+  /** Ends the stream with status OK. */
+  end(): void;
+  /** Whether the caller has gone away. */
+  readonly closed: boolean;
+}
+
+/** One GetStream's gets, from the batches read to the replies written. */
+export interface GetStreamSession {
+  /** Answers a batch: its cache hits at once, the rest as they are ready. */
+  receive(batch: GetBatch): void;
+  /** The caller sends no more: end the stream once its gets are answered. */
+  end(): void;
+  /** The caller went away: nothing to answer. */
+  leave(): void;
+}
+
 /**
- * Serves one GetStream. The cache hits of a batch go back as one message
- * while the batch is read (or with the results already waiting for the end
- * of the turn); the other results as they are ready, gathered per
- * event-loop turn. `streams` holds a function per open stream that ends
- * it once its gets are answered.
+ * Opens the node's side of one GetStream. The cache hits of a batch go back
+ * as one message while the batch is read (or with the results already
+ * waiting for the end of the turn); the other results as they are ready,
+ * gathered per event-loop turn. `streams` holds a function per open stream
+ * that ends it once its gets are answered.
  */
-export function serveGetStream(
-  call: grpc.ServerDuplexStream<GetBatch, GetResults>,
+export function openGetStream(
   registry: GroupRegistry,
-  self: string,
+  sink: ReplySink,
   streams: Set<() => void>,
-): void {
-  const metadata = new grpc.Metadata();
-  metadata.set(NODE_METADATA_KEY, self);
-  call.sendMetadata(metadata);
+): GetStreamSession {
   let ready: GetResult[] = [];
   let scheduled = false;
   let paused = false;
   let pending = 0;
   let ended = false;
+  const resume = () => paused = false;
   const flush = () => {
     scheduled = false;
     for (const results of replies(ready)) {
       // A caller that does not read its results stops getting new ones read
       // (one drain listener however many writes filled the buffer).
-      if (!call.cancelled && !call.write({ results }) && !paused) {
+      if (!sink.closed && !sink.write(results) && !paused) {
         paused = true;
-        call.pause();
-        call.once("drain", () => {
-          paused = false;
-          call.resume();
-        });
+        sink.pauseUntilDrained(resume);
       }
     }
     ready = [];
-    if (ended && pending === 0) call.end();
+    if (ended && pending === 0) sink.end();
   };
   const done = (result: GetResult) => {
     pending--;
@@ -82,7 +97,7 @@ export function serveGetStream(
       setImmediate(flush);
     }
   };
-  call.on("data", (batch: GetBatch) => {
+  const receive = (batch: GetBatch) => {
     let answered = 0;
     for (const item of batch.items) {
       const group = registry.get(item.group);
@@ -115,19 +130,49 @@ export function serveGetStream(
     }
     // A batch of hits goes back now, not a turn later.
     if (answered > 0 && !scheduled) flush();
-  });
+  };
   const end = () => {
     if (ended) return;
     ended = true;
     streams.delete(end);
-    if (pending === 0 && !scheduled) call.end();
+    if (pending === 0 && !scheduled) sink.end();
   };
   streams.add(end);
-  call.on("end", end);
-  // The caller went away: nothing to answer.
-  const leave = () => streams.delete(end);
-  call.on("error", leave);
-  call.on("cancelled", leave);
+  return { receive, end, leave: () => streams.delete(end) };
+}
+
+/**
+ * Serves one GetStream through grpc-js: the streams that the direct path
+ * leaves to it (see _direct_stream.ts), and every stream of a server whose
+ * ports were bound before its services were added.
+ */
+export function serveGetStream(
+  call: grpc.ServerDuplexStream<GetBatch, GetResults>,
+  registry: GroupRegistry,
+  self: string,
+  streams: Set<() => void>,
+): void {
+  const metadata = new grpc.Metadata();
+  metadata.set(NODE_METADATA_KEY, self);
+  call.sendMetadata(metadata);
+  const session = openGetStream(registry, {
+    write: (results) => call.write({ results }),
+    pauseUntilDrained(resume) {
+      call.pause();
+      call.once("drain", () => {
+        resume();
+        call.resume();
+      });
+    },
+    end: () => call.end(),
+    get closed() {
+      return call.cancelled;
+    },
+  }, streams);
+  call.on("data", session.receive);
+  call.on("end", session.end);
+  call.on("error", session.leave);
+  call.on("cancelled", session.leave);
 }
 
 function serveItem(group: Group, item: GetItem, options: GetOptions): Promise<GetResult> {

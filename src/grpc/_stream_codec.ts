@@ -123,8 +123,14 @@ export function encodeGetBatch({ items }: GetBatch): Buffer {
   return writer.buf;
 }
 
-/** Encodes a GetResults. */
-export function encodeGetResults({ results }: GetResults): Buffer {
+/** Bytes before each message in a gRPC stream: a compressed flag and a 4-byte length. */
+export const FRAME_HEADER_BYTES = 5;
+
+/**
+ * Encodes a GetResults, after `reserve` bytes left for the caller (a gRPC
+ * frame header: the message is then written once, in its frame).
+ */
+export function encodeGetResults({ results }: GetResults, reserve = 0): Buffer {
   const sizes: number[] = [];
   let total = 0;
   for (const r of results) {
@@ -135,7 +141,8 @@ export function encodeGetResults({ results }: GetResults): Buffer {
     sizes.push(error, name, body);
     total += 1 + varintSize(body) + body;
   }
-  const writer = new Writer(Buffer.allocUnsafe(total));
+  const writer = new Writer(Buffer.allocUnsafe(reserve + total));
+  writer.offset = reserve;
   results.forEach((r, i) => {
     writer.header(TAG_REPEATED, sizes[i * 3 + 2]);
     writer.uint(TAG_ID, r.id);

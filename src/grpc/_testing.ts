@@ -41,12 +41,41 @@ async function startTestNode(delayMs: number, getter?: GetterFunc): Promise<Test
       return { value: `value of ${key}`, ttl: 60_000 };
     }),
   });
-  const server = new grpc.Server();
-  const addr = await listenOnLoopback(server);
-  const picker = new GrpcPeerPicker(addr);
-  addCacheServices(server, registry, { self: addr, members: () => picker.members });
+  // The picker needs the address, which the server needs first.
+  const ring: { picker?: GrpcPeerPicker } = {};
+  const { server, addr } = await serveOnFreePort(registry, () => ring.picker?.members ?? []);
+  const picker = ring.picker = new GrpcPeerPicker(addr);
   registry.registerPeers(picker);
   return { addr, registry, picker, server, loads, aborted };
+}
+
+// A server whose services were added before its port was bound, as a node's
+// are (GetStream is then served directly), which needs its address first:
+// a port that was free a moment ago, and another if it was taken since.
+async function serveOnFreePort(
+  registry: GroupRegistry,
+  members: () => readonly string[],
+): Promise<{ server: grpc.Server; addr: string }> {
+  for (let attempt = 1;; attempt++) {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const addr = `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+    listener.close();
+    const server = new grpc.Server();
+    addCacheServices(server, registry, { self: addr, members });
+    try {
+      await new Promise<number>((resolve, reject) =>
+        server.bindAsync(
+          addr,
+          grpc.ServerCredentials.createInsecure(),
+          (error, port) => error ? reject(error) : resolve(port),
+        )
+      );
+      return { server, addr };
+    } catch (error) {
+      server.forceShutdown();
+      if (attempt === 5) throw error;
+    }
+  }
 }
 
 /** Binds `server` to a free loopback port; returns its address. */

@@ -1,0 +1,170 @@
+// GetStream served on the HTTP/2 stream directly, past grpc-js's server,
+// seen from a bare node:http2 client: what grpc-js would check and answer
+// is checked and answered here too. grpc-js leaves timers and sockets behind
+// after close, so these tests turn the op and resource sanitizers off.
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import http2 from "node:http2";
+import { GET_STREAM_PATH } from "./_direct_stream.ts";
+import { NODE_METADATA_KEY } from "./_get_stream.ts";
+import { MAX_MESSAGE_BYTES } from "./_limits.ts";
+import type { GetItem, GetResult } from "./_proto.ts";
+import { decodeGetResults, encodeGetBatch } from "./_stream_codec.ts";
+import { cluster } from "./_testing.ts";
+
+const sanitizers = { sanitizeOps: false, sanitizeResources: false };
+
+interface Answer {
+  headers: http2.IncomingHttpHeaders;
+  results: GetResult[];
+  trailers: http2.IncomingHttpHeaders;
+}
+
+/** A gRPC frame: a compressed flag, a 4-byte length, the message. */
+function frame(message: Uint8Array, flag = 0): Buffer {
+  const header = Buffer.alloc(5);
+  header[0] = flag;
+  header.writeUInt32BE(message.length, 1);
+  return Buffer.concat([header, message]);
+}
+
+function item(id: number, key: string, group = "g"): GetItem {
+  return { id, group, key, timeout_ms: 0 };
+}
+
+/**
+ * Calls GetStream on `addr`, writes `pieces` one by one (each its own HTTP/2
+ * DATA frame), half-closes, and reads the answer until the trailers.
+ */
+async function callGetStream(
+  addr: string,
+  pieces: Uint8Array[],
+  headers: http2.OutgoingHttpHeaders = {},
+): Promise<Answer> {
+  const session = http2.connect(`http://${addr}`);
+  try {
+    const stream = session.request({
+      ":method": "POST",
+      ":path": GET_STREAM_PATH,
+      "content-type": "application/grpc",
+      te: "trailers",
+      ...headers,
+    });
+    const response = new Promise<http2.IncomingHttpHeaders>((resolve) =>
+      stream.once("response", resolve)
+    );
+    const trailers = new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+      stream.once("trailers", resolve);
+      stream.once("error", reject);
+      stream.once("close", () => reject(new Error("Closed without trailers")));
+    });
+    const chunks: Buffer[] = [];
+    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    for (const piece of pieces) {
+      await new Promise<void>((resolve, reject) =>
+        stream.write(piece, (error) => error ? reject(error) : resolve())
+      );
+    }
+    stream.end();
+    const answer = { headers: await response, trailers: await trailers };
+    const results: GetResult[] = [];
+    let bytes = Buffer.concat(chunks);
+    while (bytes.length > 0) {
+      const length = bytes.readUInt32BE(1);
+      results.push(...decodeGetResults(bytes.subarray(5, 5 + length)).results);
+      bytes = bytes.subarray(5 + length);
+    }
+    return { ...answer, results };
+  } finally {
+    session.close();
+  }
+}
+
+function texts(results: GetResult[]): [number, string][] {
+  return results.map((r) => [r.id, new TextDecoder().decode(r.value)]);
+}
+
+Deno.test({
+  name: "GetStream is served past grpc-js, with gRPC's headers, framing and status",
+  ...sanitizers,
+  async fn() {
+    await using nodes = await cluster(1);
+    const [node] = nodes;
+    await node.registry.get("g")!.set("hit", "cached");
+    const batch = frame(encodeGetBatch({ items: [item(1, "hit"), item(2, "miss")] }));
+    const answer = await callGetStream(node.addr, [batch]);
+    assert.equal(answer.headers[":status"], 200);
+    assert.equal(answer.headers["content-type"], "application/grpc");
+    assert.equal(answer.headers[NODE_METADATA_KEY], node.addr);
+    // grpc-js's server sends its encodings with every response; this path does not.
+    assert.equal(answer.headers["grpc-accept-encoding"], undefined);
+    assert.deepEqual(texts(answer.results), [[1, "cached"], [2, "value of miss"]]);
+    assert.equal(answer.trailers["grpc-status"], "0");
+    assert.deepEqual(node.loads, ["miss"]);
+  },
+});
+
+Deno.test({
+  name: "Messages split over many DATA frames, and several in one, are each read once",
+  ...sanitizers,
+  async fn() {
+    await using nodes = await cluster(1);
+    const bytes = Buffer.concat([
+      frame(encodeGetBatch({ items: [item(1, "a"), item(2, "b")] })),
+      frame(encodeGetBatch({ items: [item(3, "c")] })),
+    ]);
+    // 3 bytes a piece: frame headers are split too.
+    const pieces = Array.from(
+      { length: Math.ceil(bytes.length / 3) },
+      (_, i) => bytes.subarray(i * 3, i * 3 + 3),
+    );
+    const split = await callGetStream(nodes[0].addr, pieces);
+    assert.deepEqual(texts(split.results).sort(), [[1, "value of a"], [2, "value of b"], [
+      3,
+      "value of c",
+    ]]);
+    const whole = await callGetStream(nodes[0].addr, [bytes]);
+    assert.deepEqual(texts(whole.results).sort(), texts(split.results).sort());
+    assert.equal(whole.trailers["grpc-status"], "0");
+  },
+});
+
+Deno.test({
+  name: "A bad message fails its stream with grpc-js's status, and the node keeps serving",
+  ...sanitizers,
+  async fn(t) {
+    await using nodes = await cluster(1);
+    const { addr } = nodes[0];
+    const tooBig = Buffer.alloc(5);
+    tooBig.writeUInt32BE(MAX_MESSAGE_BYTES + 1, 1);
+    const cases: [string, Uint8Array, string][] = [
+      ["over the message limit (not buffered)", tooBig, "8"],
+      ["compressed without an encoding", frame(new Uint8Array([0x0a, 0x00]), 1), "13"],
+      ["not a GetBatch", frame(new Uint8Array([0x0a, 0x7f, 0x08])), "13"],
+    ];
+    for (const [name, bytes, status] of cases) {
+      await t.step(name, async () => {
+        const answer = await callGetStream(addr, [bytes]);
+        assert.equal(answer.trailers["grpc-status"], status);
+        assert.ok(String(answer.trailers["grpc-message"]).length > 0);
+        assert.deepEqual(answer.results, []);
+      });
+    }
+    const after = await callGetStream(addr, [frame(encodeGetBatch({ items: [item(1, "k")] }))]);
+    assert.deepEqual(texts(after.results), [[1, "value of k"]]);
+  },
+});
+
+Deno.test({
+  name: "A GetStream with a deadline is left to grpc-js, which keeps it",
+  ...sanitizers,
+  async fn() {
+    await using nodes = await cluster(1);
+    const batch = frame(encodeGetBatch({ items: [item(1, "k")] }));
+    const answer = await callGetStream(nodes[0].addr, [batch], { "grpc-timeout": "5S" });
+    assert.equal(answer.headers["grpc-accept-encoding"], "identity,deflate,gzip");
+    assert.equal(answer.headers[NODE_METADATA_KEY], nodes[0].addr);
+    assert.deepEqual(texts(answer.results), [[1, "value of k"]]);
+    assert.equal(answer.trailers["grpc-status"], "0");
+  },
+});
