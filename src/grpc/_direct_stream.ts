@@ -6,15 +6,15 @@
 // nodes took 17.0 -> 14.3 µs of CPU per request in the cluster benchmark's
 // scenario b (+8% req/s; two sets of 3 nodes side by side, 64 connections). The bytes on the
 // wire are gRPC's: the same framing, headers and trailers, so any gRPC client
-// can call it. Every other method, and any GetStream that asks for something
-// this path does not do (a deadline, compression), is left to grpc-js.
+// can call it. Every other method, any GetStream that asks for something this
+// path does not do (a deadline, compression), and every stream of a server
+// with interceptors are left to grpc-js.
 import { Buffer } from "node:buffer";
 import type * as http2 from "node:http2";
 import type * as grpc from "@grpc/grpc-js";
 import type { GroupRegistry } from "../registry.ts";
 import { decodeGetBatch, encodeGetResults, FRAME_HEADER_BYTES } from "./_stream_codec.ts";
 import { NODE_METADATA_KEY, openGetStream, type ReplySink } from "./_get_stream.ts";
-import { MAX_MESSAGE_BYTES } from "./_limits.ts";
 
 /** The path a gRPC client calls GetStream by. */
 export const GET_STREAM_PATH = "/mccache.v1.Cache/GetStream";
@@ -29,16 +29,28 @@ type StreamListener = (
   ...rest: unknown[]
 ) => void;
 
+// The parts of grpc-js's Server (1.14) this file relies on; none is public.
 interface ServerInternals {
   _setupHandlers?: (http2Server: http2.Http2Server | null, ...rest: unknown[]) => void;
+  /** Interceptors given in the server's options. */
+  interceptors?: unknown[];
+  /** The server's options. */
+  options?: Record<string, unknown>;
+  /** Counts a stream for `grpc.max_connection_idle_ms`. */
+  onStreamOpened?: (stream: http2.ServerHttp2Stream) => void;
 }
+
+/** grpc-js's default for `grpc.max_receive_message_length`. */
+const DEFAULT_MAX_RECEIVE_BYTES = 4 << 20;
 
 /**
  * Makes `server` serve GetStream directly on every port bound from now on.
  * grpc-js gives no public hook into its HTTP/2 server, so this wraps the
- * private method that adds its 'stream' listener to each one it creates.
- * Without that method grpc-js serves every stream, as before (grpc-js is
- * pinned in deno.json, and a test fails if GetStream stops coming this way).
+ * private method that adds its 'stream' listener to each one it creates, and
+ * reads the server's interceptors, options and idle-stream count as grpc-js
+ * keeps them. Without that method grpc-js serves every stream, as before
+ * (grpc-js is pinned in deno.json, and a test fails if GetStream stops coming
+ * this way).
  */
 export function serveGetStreamDirectly(
   server: grpc.Server,
@@ -49,17 +61,26 @@ export function serveGetStreamDirectly(
   const internals = server as unknown as ServerInternals;
   const setup = internals._setupHandlers;
   if (typeof setup !== "function") return;
-  internals._setupHandlers = function (http2Server, ...rest) {
+  internals._setupHandlers = function (this: ServerInternals, http2Server, ...rest) {
     setup.call(this, http2Server, ...rest);
-    if (http2Server === null) return;
+    // Interceptors (the server's, or its credentials' in rest[0]) are the
+    // user's code around every call: only grpc-js runs them.
+    const [credentialInterceptors] = rest;
+    if (
+      http2Server === null || (this.interceptors?.length ?? 0) > 0 ||
+      (Array.isArray(credentialInterceptors) && credentialInterceptors.length > 0)
+    ) return;
+    const limit = this.options?.["grpc.max_receive_message_length"] ?? DEFAULT_MAX_RECEIVE_BYTES;
+    const maxMessageBytes = limit === -1 ? Infinity : Number(limit);
     const grpcListeners = http2Server.listeners("stream") as StreamListener[];
     http2Server.removeAllListeners("stream");
-    const route: StreamListener = function (this: unknown, stream, headers, ...more) {
+    const route: StreamListener = (stream, headers, ...more) => {
       if (headers[":path"] === GET_STREAM_PATH && servable(headers)) {
-        serveStream(stream, registry, self, streams);
+        this.onStreamOpened?.(stream);
+        serveStream(stream, { registry, self, streams, maxMessageBytes });
         return;
       }
-      for (const listener of grpcListeners) listener.call(this, stream, headers, ...more);
+      for (const listener of grpcListeners) listener.call(http2Server, stream, headers, ...more);
     };
     http2Server.on("stream", route);
   };
@@ -75,13 +96,18 @@ function servable(headers: http2.IncomingHttpHeaders): boolean {
     (headers["content-type"]?.startsWith("application/grpc") ?? false);
 }
 
-function serveStream(
-  stream: http2.ServerHttp2Stream,
-  registry: GroupRegistry,
-  self: string,
-  streams: Set<() => void>,
-): void {
-  if (stream.destroyed) return; // reset as it arrived
+interface StreamContext {
+  registry: GroupRegistry;
+  self: string;
+  streams: Set<() => void>;
+  maxMessageBytes: number;
+}
+
+function serveStream(stream: http2.ServerHttp2Stream, context: StreamContext): void {
+  const { registry, self, streams } = context;
+  // A reset or broken connection: 'close' follows, nothing to answer.
+  stream.on("error", () => {});
+  if (stream.destroyed || stream.closed) return; // reset as it arrived
   let status = { code: 0, message: "" };
   let ended = false;
   stream.respond(
@@ -111,7 +137,12 @@ function serveStream(
     end() {
       if (ended) return;
       ended = true;
-      if (!stream.destroyed) stream.end();
+      if (stream.destroyed) return;
+      stream.end();
+      // A stream paused for 'drain' gets none once ended: reading on drops
+      // the caller's late batches, so that its own end can arrive and the
+      // stream close (or a stopping node would wait for it).
+      stream.resume();
     },
     get closed() {
       return stream.destroyed || stream.closed;
@@ -126,34 +157,37 @@ function serveStream(
     session.leave();
     sink.end();
   };
-  const onData = frames((message) => {
-    // Batches that come after the node ended the stream are not answered:
-    // the caller sends them again on its next stream.
-    if (ended) return;
-    let batch;
-    try {
-      batch = decodeGetBatch(message);
-    } catch (error) {
-      return fail(INTERNAL, `Cannot read a GetBatch: ${(error as Error).message}`);
-    }
-    session.receive(batch);
-  }, fail);
+  const onData = frames(
+    (message) => {
+      // Batches that come after the node ended the stream are not answered:
+      // the caller sends them again on its next stream.
+      if (ended) return;
+      let batch;
+      try {
+        batch = decodeGetBatch(message);
+      } catch (error) {
+        return fail(INTERNAL, `Cannot read a GetBatch: ${(error as Error).message}`);
+      }
+      session.receive(batch);
+    },
+    fail,
+    context.maxMessageBytes,
+  );
   stream.on("data", onData);
   stream.on("end", session.end);
   stream.on("close", session.leave);
-  // A reset or broken connection: 'close' follows, nothing to answer.
-  stream.on("error", () => {});
 }
 
 /**
  * Splits the bytes of an HTTP/2 stream into gRPC messages (a 1-byte
  * compressed flag, a 4-byte length, the message). A message that came in
- * several chunks is joined once it is whole; one over MAX_MESSAGE_BYTES fails
- * the stream before it is buffered.
+ * several chunks is joined once it is whole; one over `maxBytes` fails the
+ * stream before it is buffered.
  */
 function frames(
   onMessage: (message: Uint8Array) => void,
   fail: (code: number, message: string) => void,
+  maxBytes: number,
 ): (chunk: Buffer) => void {
   let chunks: Buffer[] = [];
   let bytes = 0;
@@ -173,8 +207,8 @@ function frames(
       if (chunks[0][0] !== 0) {
         return stop(INTERNAL, "Received a compressed message without an encoding");
       }
-      if (length > MAX_MESSAGE_BYTES) {
-        const limit = `max (${length} vs. ${MAX_MESSAGE_BYTES})`;
+      if (length > maxBytes) {
+        const limit = `max (${length} vs. ${maxBytes})`;
         return stop(RESOURCE_EXHAUSTED, `Received message larger than ${limit}`);
       }
       const end = FRAME_HEADER_BYTES + length;

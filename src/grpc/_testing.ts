@@ -6,13 +6,14 @@ import type { GetterFunc } from "../getter.ts";
 import { Group } from "../group.ts";
 import { GroupRegistry } from "../registry.ts";
 import { GrpcPeerPicker } from "./peer_picker.ts";
-import { addCacheServices } from "./server.ts";
+import { addCacheServices, type CacheServices } from "./server.ts";
 
 export interface TestNode {
   addr: string;
   registry: GroupRegistry;
   picker: GrpcPeerPicker;
   server: grpc.Server;
+  services: CacheServices;
   loads: string[];
   aborted: string[];
 }
@@ -43,25 +44,29 @@ async function startTestNode(delayMs: number, getter?: GetterFunc): Promise<Test
   });
   // The picker needs the address, which the server needs first.
   const ring: { picker?: GrpcPeerPicker } = {};
-  const { server, addr } = await serveOnFreePort(registry, () => ring.picker?.members ?? []);
+  const members = () => ring.picker?.members ?? [];
+  const { server, services, addr } = await serveOnFreePort(registry, members);
   const picker = ring.picker = new GrpcPeerPicker(addr);
   registry.registerPeers(picker);
-  return { addr, registry, picker, server, loads, aborted };
+  return { addr, registry, picker, server, services, loads, aborted };
 }
 
-// A server whose services were added before its port was bound, as a node's
-// are (GetStream is then served directly), which needs its address first:
-// a port that was free a moment ago, and another if it was taken since.
-async function serveOnFreePort(
+/**
+ * A server whose services were added before its port was bound, as a node's
+ * are (GetStream is then served directly), which needs its address first:
+ * a port that was free a moment ago, and another if it was taken since.
+ */
+export async function serveOnFreePort(
   registry: GroupRegistry,
-  members: () => readonly string[],
-): Promise<{ server: grpc.Server; addr: string }> {
+  members: () => readonly string[] = () => [],
+  options?: grpc.ServerOptions,
+): Promise<{ server: grpc.Server; services: CacheServices; addr: string }> {
   for (let attempt = 1;; attempt++) {
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const addr = `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
     listener.close();
-    const server = new grpc.Server();
-    addCacheServices(server, registry, { self: addr, members });
+    const server = new grpc.Server(options);
+    const services = addCacheServices(server, registry, { self: addr, members });
     try {
       await new Promise<number>((resolve, reject) =>
         server.bindAsync(
@@ -70,7 +75,7 @@ async function serveOnFreePort(
           (error, port) => error ? reject(error) : resolve(port),
         )
       );
-      return { server, addr };
+      return { server, services, addr };
     } catch (error) {
       server.forceShutdown();
       if (attempt === 5) throw error;

@@ -5,12 +5,15 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import http2 from "node:http2";
+import * as grpc from "@grpc/grpc-js";
+import { GroupRegistry } from "../registry.ts";
+import { Group } from "../group.ts";
 import { GET_STREAM_PATH } from "./_direct_stream.ts";
 import { NODE_METADATA_KEY } from "./_get_stream.ts";
 import { MAX_MESSAGE_BYTES } from "./_limits.ts";
 import type { GetItem, GetResult } from "./_proto.ts";
 import { decodeGetResults, encodeGetBatch } from "./_stream_codec.ts";
-import { cluster } from "./_testing.ts";
+import { cluster, serveOnFreePort } from "./_testing.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 
@@ -166,5 +169,109 @@ Deno.test({
     assert.equal(answer.headers[NODE_METADATA_KEY], nodes[0].addr);
     assert.deepEqual(texts(answer.results), [[1, "value of k"]]);
     assert.equal(answer.trailers["grpc-status"], "0");
+  },
+});
+
+/** Opens a GetStream on `addr` with the headers a gRPC client sends. */
+function openGetStream(
+  addr: string,
+): { session: http2.ClientHttp2Session; stream: http2.ClientHttp2Stream } {
+  const session = http2.connect(`http://${addr}`);
+  const stream = session.request({
+    ":method": "POST",
+    ":path": GET_STREAM_PATH,
+    "content-type": "application/grpc",
+    te: "trailers",
+  });
+  return { session, stream };
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Not within ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+Deno.test({
+  name:
+    "A stream the node ends while its reply waits for 'drain' still closes once the caller ends",
+  ...sanitizers,
+  async fn() {
+    const started = Promise.withResolvers<void>();
+    const release = Promise.withResolvers<void>();
+    const big = new Uint8Array(1 << 20).fill(7);
+    await using nodes = await cluster(1, 0, async () => {
+      started.resolve();
+      await release.promise;
+      return big;
+    });
+    const { session, stream } = openGetStream(nodes[0].addr);
+    try {
+      stream.on("error", () => {});
+      const closed = new Promise<void>((resolve) => stream.once("close", resolve));
+      const replying = new Promise<void>((resolve) => stream.once("data", () => resolve()));
+      stream.write(frame(encodeGetBatch({ items: [item(1, "big")] })));
+      await started.promise;
+      // A stopping node ends its streams; the 1 MiB reply then fills the
+      // stream's buffer, and the node ends it in the same turn.
+      nodes[0].services.endStreams();
+      release.resolve();
+      await replying;
+      // More than a flow-control window that the caller sent before it
+      // saw the end: only once the node reads it can the caller's end arrive.
+      stream.end(frame(encodeGetBatch({ items: [item(2, "k".repeat(256 << 10))] })));
+      await within(closed, 5000, "the stream closes");
+      assert.equal(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+    } finally {
+      session.destroy();
+    }
+  },
+});
+
+Deno.test({
+  name: "A server with interceptors, or a smaller message limit, has them kept on GetStream",
+  ...sanitizers,
+  async fn(t) {
+    const registry = new GroupRegistry();
+    new Group({ name: "g", maxBytes: 1 << 20, registry, getter: (key) => `value of ${key}` });
+    const batch = frame(encodeGetBatch({ items: [item(1, "k")] }));
+    await t.step("interceptors: grpc-js serves it and runs them", async () => {
+      const intercepted: string[] = [];
+      const interceptor = (
+        method: grpc.ServerMethodDefinition<unknown, unknown>,
+        call: grpc.ServerInterceptingCallInterface,
+      ) => {
+        intercepted.push(method.path);
+        return new grpc.ServerInterceptingCall(call);
+      };
+      const { server, addr } = await serveOnFreePort(registry, undefined, {
+        interceptors: [interceptor],
+      });
+      try {
+        const answer = await callGetStream(addr, [batch]);
+        assert.deepEqual(texts(answer.results), [[1, "value of k"]]);
+        assert.deepEqual(intercepted, [GET_STREAM_PATH]);
+      } finally {
+        server.forceShutdown();
+      }
+    });
+    await t.step("grpc.max_receive_message_length: the direct path keeps it", async () => {
+      const { server, addr } = await serveOnFreePort(registry, undefined, {
+        "grpc.max_receive_message_length": 1024,
+      });
+      try {
+        const small = await callGetStream(addr, [batch]);
+        assert.equal(small.headers["grpc-accept-encoding"], undefined);
+        assert.deepEqual(texts(small.results), [[1, "value of k"]]);
+        const large = await callGetStream(addr, [
+          frame(encodeGetBatch({ items: [item(1, "k".repeat(2048))] })),
+        ]);
+        assert.equal(large.trailers["grpc-status"], "8");
+      } finally {
+        server.forceShutdown();
+      }
+    });
   },
 });

@@ -46,7 +46,8 @@ export { MAX_MESSAGE_BYTES } from "./_limits.ts";
  * `registry`, to a grpc-js server. Add them before binding its ports: on
  * those bound afterwards, GetStream, the gateways' traffic, is served on the
  * HTTP/2 stream directly, past grpc-js's server layers (~16% less CPU per get
- * for a node); on ports bound before, grpc-js serves it.
+ * for a node); on ports bound before, or when the server has interceptors,
+ * grpc-js serves it.
  *
  * @example Serve a registry on a free port
  * ```ts ignore
