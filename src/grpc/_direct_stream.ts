@@ -4,9 +4,9 @@
 // layers (call objects, interceptors, per-message events and buffers) cost a
 // node ~30 µs of CPU per message on top of Deno's node:http2. Served directly,
 // nodes took 17.0 -> 14.3 µs of CPU per request in the cluster benchmark's
-// scenario b (+8% req/s; two sets of 3 nodes side by side, 64 connections). The bytes on the
-// wire are gRPC's: the same framing, headers and trailers, so any gRPC client
-// can call it. Every other method, any GetStream that asks for something this
+// scenario b (+8% req/s; two sets of 3 nodes side by side, 64 connections).
+// The bytes on the wire are gRPC's: the same framing, headers and trailers, so
+// any gRPC client can call it. Every other method, any GetStream that asks for something this
 // path does not do (a deadline, compression), and every stream of a server
 // with interceptors are left to grpc-js.
 import { Buffer } from "node:buffer";

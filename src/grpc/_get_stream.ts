@@ -143,8 +143,8 @@ export function openGetStream(
 
 /**
  * Serves one GetStream through grpc-js: the streams that the direct path
- * leaves to it (see _direct_stream.ts), and every stream of a server whose
- * ports were bound before its services were added.
+ * leaves to it (see _direct_stream.ts), and every stream of a server with
+ * interceptors or whose ports were bound before its services were added.
  */
 export function serveGetStream(
   call: grpc.ServerDuplexStream<GetBatch, GetResults>,

@@ -35,6 +35,22 @@ function item(id: number, key: string, group = "g"): GetItem {
   return { id, group, key, timeout_ms: 0 };
 }
 
+/** Opens a GetStream on `addr` with the headers a gRPC client sends. */
+function requestGetStream(
+  addr: string,
+  headers: http2.OutgoingHttpHeaders = {},
+): { session: http2.ClientHttp2Session; stream: http2.ClientHttp2Stream } {
+  const session = http2.connect(`http://${addr}`);
+  const stream = session.request({
+    ":method": "POST",
+    ":path": GET_STREAM_PATH,
+    "content-type": "application/grpc",
+    te: "trailers",
+    ...headers,
+  });
+  return { session, stream };
+}
+
 /**
  * Calls GetStream on `addr`, writes `pieces` one by one (each its own HTTP/2
  * DATA frame), half-closes, and reads the answer until the trailers.
@@ -44,15 +60,8 @@ async function callGetStream(
   pieces: Uint8Array[],
   headers: http2.OutgoingHttpHeaders = {},
 ): Promise<Answer> {
-  const session = http2.connect(`http://${addr}`);
+  const { session, stream } = requestGetStream(addr, headers);
   try {
-    const stream = session.request({
-      ":method": "POST",
-      ":path": GET_STREAM_PATH,
-      "content-type": "application/grpc",
-      te: "trailers",
-      ...headers,
-    });
     const response = new Promise<http2.IncomingHttpHeaders>((resolve) =>
       stream.once("response", resolve)
     );
@@ -172,20 +181,6 @@ Deno.test({
   },
 });
 
-/** Opens a GetStream on `addr` with the headers a gRPC client sends. */
-function openGetStream(
-  addr: string,
-): { session: http2.ClientHttp2Session; stream: http2.ClientHttp2Stream } {
-  const session = http2.connect(`http://${addr}`);
-  const stream = session.request({
-    ":method": "POST",
-    ":path": GET_STREAM_PATH,
-    "content-type": "application/grpc",
-    te: "trailers",
-  });
-  return { session, stream };
-}
-
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
@@ -207,7 +202,7 @@ Deno.test({
       await release.promise;
       return big;
     });
-    const { session, stream } = openGetStream(nodes[0].addr);
+    const { session, stream } = requestGetStream(nodes[0].addr);
     try {
       stream.on("error", () => {});
       const closed = new Promise<void>((resolve) => stream.once("close", resolve));
