@@ -7,6 +7,7 @@ import { Group } from "../group.ts";
 import { GroupRegistry } from "../registry.ts";
 import { GrpcPeerPicker } from "./peer_picker.ts";
 import { addCacheServices, type CacheServices } from "./server.ts";
+import { freePort } from "../../tests/_ports.ts";
 
 export interface TestNode {
   addr: string;
@@ -62,19 +63,11 @@ export async function serveOnFreePort(
   options?: grpc.ServerOptions,
 ): Promise<{ server: grpc.Server; services: CacheServices; addr: string }> {
   for (let attempt = 1;; attempt++) {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const addr = `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
-    listener.close();
+    const addr = `127.0.0.1:${freePort()}`;
     const server = new grpc.Server(options);
     const services = addCacheServices(server, registry, { self: addr, members });
     try {
-      await new Promise<number>((resolve, reject) =>
-        server.bindAsync(
-          addr,
-          grpc.ServerCredentials.createInsecure(),
-          (error, port) => error ? reject(error) : resolve(port),
-        )
-      );
+      await bind(server, addr);
       return { server, services, addr };
     } catch (error) {
       server.forceShutdown();
@@ -85,14 +78,17 @@ export async function serveOnFreePort(
 
 /** Binds `server` to a free loopback port; returns its address. */
 export async function listenOnLoopback(server: grpc.Server): Promise<string> {
-  const port = await new Promise<number>((resolve, reject) =>
+  return `127.0.0.1:${await bind(server, "127.0.0.1:0")}`;
+}
+
+function bind(server: grpc.Server, addr: string): Promise<number> {
+  return new Promise((resolve, reject) =>
     server.bindAsync(
-      "127.0.0.1:0",
+      addr,
       grpc.ServerCredentials.createInsecure(),
       (error, port) => error ? reject(error) : resolve(port),
     )
   );
-  return `127.0.0.1:${port}`;
 }
 
 /**
