@@ -14,6 +14,7 @@ import { MAX_MESSAGE_BYTES } from "./_limits.ts";
 import type { GetItem, GetResult } from "./_proto.ts";
 import { decodeGetResults, encodeGetBatch } from "./_stream_codec.ts";
 import { cluster, serveOnFreePort } from "./_testing.ts";
+import { waitFor } from "../../tests/_wait.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 
@@ -181,14 +182,6 @@ Deno.test({
   },
 });
 
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Not within ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
 Deno.test({
   name:
     "A stream the node ends while its reply waits for 'drain' still closes once the caller ends",
@@ -205,7 +198,8 @@ Deno.test({
     const { session, stream } = requestGetStream(nodes[0].addr);
     try {
       stream.on("error", () => {});
-      const closed = new Promise<void>((resolve) => stream.once("close", resolve));
+      let closed = false;
+      stream.once("close", () => closed = true);
       const replying = new Promise<void>((resolve) => stream.once("data", () => resolve()));
       stream.write(frame(encodeGetBatch({ items: [item(1, "big")] })));
       await started.promise;
@@ -217,7 +211,7 @@ Deno.test({
       // More than a flow-control window that the caller sent before it
       // saw the end: only once the node reads it can the caller's end arrive.
       stream.end(frame(encodeGetBatch({ items: [item(2, "k".repeat(256 << 10))] })));
-      await within(closed, 5000, "the stream closes");
+      await waitFor(() => closed, "the stream closes", 5000);
       assert.equal(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
     } finally {
       session.destroy();
