@@ -35,6 +35,7 @@ export {
   NotFoundError,
   PeerError,
   UnknownGroupError,
+  UnsupportedError,
 } from "./src/errors.ts";
 export type { Getter, GetterFunc, GetterResult, GetterValue } from "./src/getter.ts";
 export {

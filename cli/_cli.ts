@@ -84,6 +84,8 @@ export const CLUSTER_USAGE =
   --etcd-timeout duration    how long to wait for etcd at start       [5s]
   --peers a,b,c              static membership instead of etcd
   --ring default|seed        key placement; seed = the Go original's  [default]
+                             (a cluster with nodes of the Go original
+                             needs seed on every mccache node and gateway)
   --log-level level          debug, info, warn or error               [info]
   -h, --help                 show this help`;
 

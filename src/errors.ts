@@ -95,6 +95,28 @@ export class PeerError extends Error {
   }
 }
 
+/**
+ * A member cannot do what was asked of it. Nodes of the Go original serve
+ * only its `Get`, so a write (PUT or DELETE) of a key that one of them owns
+ * is refused with this error, naming the member.
+ *
+ * @example Refuse a write the owner cannot take
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorStatus, UnsupportedError } from "@mccache/core";
+ *
+ * const error = new UnsupportedError("127.0.0.1:8002 runs the Go original, which has no Set");
+ * assert(errorStatus(error).http === 501);
+ * ```
+ */
+export class UnsupportedError extends Error {
+  /** Creates the error; `message` names the member and what it cannot do. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UnsupportedError";
+  }
+}
+
 /** The statuses one error class maps to, on every surface. */
 export interface ErrorStatus {
   /** gRPC status code (numeric, as in grpc's `status` enum). */
@@ -111,6 +133,7 @@ const GRPC_UNKNOWN = 2;
 const GRPC_INVALID_ARGUMENT = 3;
 const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_NOT_FOUND = 5;
+const GRPC_UNIMPLEMENTED = 12;
 const GRPC_UNAVAILABLE = 14;
 
 const STATUS_BY_NAME: Record<string, ErrorStatus> = {
@@ -120,6 +143,7 @@ const STATUS_BY_NAME: Record<string, ErrorStatus> = {
   UnknownGroupError: { grpc: GRPC_INVALID_ARGUMENT, http: 404, exit: 4 },
   InvalidKeyError: { grpc: GRPC_INVALID_ARGUMENT, http: 400, exit: 2 },
   PeerError: { grpc: GRPC_UNAVAILABLE, http: 503, exit: 3 },
+  UnsupportedError: { grpc: GRPC_UNIMPLEMENTED, http: 501, exit: 3 },
   TimeoutError: { grpc: GRPC_DEADLINE_EXCEEDED, http: 504, exit: 3 },
   AbortError: { grpc: GRPC_CANCELLED, http: 499, exit: 3 },
 };

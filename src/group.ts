@@ -5,7 +5,7 @@
  */
 
 import { ByteView } from "./byte_view.ts";
-import { NotFoundError, PeerError } from "./errors.ts";
+import { NotFoundError, PeerError, UnsupportedError } from "./errors.ts";
 import { validateKey } from "./key.ts";
 import { type Cached, Caches, ENTRY_OVERHEAD } from "./_caches.ts";
 import { noPeers, type PeerGetter, type PeerPicker } from "./peers.ts";
@@ -342,6 +342,9 @@ export class Group {
       });
       this.#drop(key); // as in set: a fetch in between may have brought it back
     }
+    // An owner that cannot remove keys (the Go original's) refused it: nothing
+    // changed anywhere, so nothing is dropped elsewhere either.
+    if (ownerError instanceof UnsupportedError) throw ownerError;
     await this.#broadcastRemove(key, owner, options?.signal);
     if (ownerError !== undefined) {
       throw new PeerError(`Cannot remove ${JSON.stringify(key)} at its owner`, {

@@ -153,6 +153,31 @@ export async function startGatewayProcess(args: string[]): Promise<Process & { a
   return gateway;
 }
 
+/**
+ * Starts the test double of a node of the Go original
+ * (`tests/go_original_node.ts`) on a free port, serving group `group` from
+ * `origin` (a URL with `{key}`), registered in etcd at `etcd` when given.
+ */
+export async function startGoOriginalNode(
+  origin: string,
+  options: { etcd?: string; group?: string; addr?: string } = {},
+): Promise<Process & { addr: string }> {
+  const addr = options.addr ?? `127.0.0.1:${freePort()}`;
+  const args = ["--addr", addr, "--origin", origin, "--group", options.group ?? "scores"];
+  if (options.etcd !== undefined) args.push("--etcd", options.etcd);
+  const node = Object.assign(
+    new Process("tests/go_original_node.ts", args, ["--allow-read=./proto"]),
+    { addr },
+  );
+  try {
+    await node.waitForLine(/go original node started/);
+  } catch (error) {
+    await node.signal("SIGKILL");
+    throw error;
+  }
+  return node;
+}
+
 /** An HTTP origin for `--origin`: values by key, counting every load and which node made it. */
 export class Origin implements AsyncDisposable {
   readonly values = new Map<string, string>();

@@ -18,10 +18,27 @@ export interface EtcdDiscoveryOptions {
   logger?: Logger;
   /**
    * Called after `start()` with a new sorted member list each time the set
-   * of members changes (not for a rewrite of a known node's key).
+   * of members changes, or a member registers again under a new lease (not
+   * for a rewrite of a known node's key under the same lease).
    * @default {undefined}
    */
   onChange?: (members: readonly string[]) => void;
+  /**
+   * Whether the readers place keys as the Go original does (`--ring seed`).
+   * When not, the first member seen with the Go original's value logs a
+   * warning: in a mixed cluster every process must agree on owners.
+   * @default {false}
+   */
+  seedRing?: boolean;
+}
+
+/** What one registration key says: the member's address, and who wrote it. */
+interface Registration {
+  addr: string;
+  /** The etcd lease (and creation) it was written under: new when it registers again. */
+  id: string;
+  /** Written by a node of the Go original: `{"Op":0,"Addr":...,"Metadata":null}`. */
+  goOriginal: boolean;
 }
 
 const MIN_BACKOFF_MS = 100;
@@ -32,9 +49,10 @@ const NO_MEMBERS: readonly string[] = Object.freeze([]);
 /**
  * Tracks the nodes registered under `<prefix>/` in etcd: a range read, then a
  * watch from the revision after it, so that no change is missed or applied
- * twice. Each value is read as `{"Addr": "<addr>", "Metadata"?: ...}` (what
- * the original Go mccache and {@linkcode EtcdRegistrar} write); `Metadata` is
- * ignored and values that do not parse are skipped with a warning.
+ * twice. Each value is read as etcd's endpoints-manager JSON: nodes of the
+ * Go original write `{"Op":0,"Addr":"<addr>","Metadata":null}`,
+ * {@linkcode EtcdRegistrar} writes `{"Addr":"<addr>"}`; `Op` and `Metadata`
+ * are ignored, and values that do not parse are skipped with a warning.
  *
  * After the watch reconnects, or when etcd cancels it (for instance because
  * the revision it would resume from was compacted), it reads the prefix
@@ -60,10 +78,14 @@ export class EtcdDiscovery {
   #prefix: string;
   #log: Logger;
   #onChange?: (members: readonly string[]) => void;
+  #seedRing: boolean;
+  #warnedRing = false;
   #state: "idle" | "starting" | "running" | "stopped" = "idle";
-  /** etcd key → the address in its value. */
-  #addrs = new Map<string, string>();
+  /** etcd key → what its value says. */
+  #registrations = new Map<string, Registration>();
   #members = NO_MEMBERS;
+  /** member → the id of its registration, as last published. */
+  #ids = new Map<string, string>();
   #watcher?: Watcher;
   #stopping = new AbortController();
   #resyncing?: Promise<void>;
@@ -84,11 +106,27 @@ export class EtcdDiscovery {
     this.#prefix = `${prefix}/`;
     this.#log = options.logger ?? silentLogger;
     this.#onChange = options.onChange;
+    this.#seedRing = options.seedRing ?? false;
   }
 
   /** The addresses of the registered nodes, sorted; a new array after each change. */
   get members(): readonly string[] {
     return this.#members;
+  }
+
+  /**
+   * Names `member`'s current registration (its etcd lease and the key's
+   * creation), which changes when it registers again, as after a restart.
+   *
+   * @example
+   * ```ts ignore
+   * const before = discovery.registrationOf("127.0.0.1:8001");
+   * // ... the node restarts and registers under a new lease:
+   * assert(discovery.registrationOf("127.0.0.1:8001") !== before);
+   * ```
+   */
+  registrationOf(member: string): string | undefined {
+    return this.#ids.get(member);
   }
 
   /**
@@ -126,6 +164,7 @@ export class EtcdDiscovery {
     // The watch may have reconnected while starting: read again if it asked.
     if (this.#resyncAgain) this.#scheduleResync();
     this.#log.info("Discovered members in etcd", { prefix: this.#prefix, members: this.#members });
+    this.#checkRing();
     return this.#members;
   }
 
@@ -167,12 +206,12 @@ export class EtcdDiscovery {
     const response = await this.#client.getAll().prefix(this.#prefix)
       .options({ deadline: callDeadline(this.#client, notAfter) }).exec();
     if (this.#stopping.signal.aborted) return;
-    const addrs = new Map<string, string>();
+    const registrations = new Map<string, Registration>();
     for (const kv of response.kvs) {
-      const addr = this.#parse(kv);
-      if (addr !== undefined) addrs.set(kv.key.toString(), addr);
+      const registration = this.#parse(kv);
+      if (registration !== undefined) registrations.set(kv.key.toString(), registration);
     }
-    this.#addrs = addrs;
+    this.#registrations = registrations;
     this.#publish();
     this.#watch(BigInt(response.header.revision) + 1n);
   }
@@ -249,22 +288,26 @@ export class EtcdDiscovery {
 
   #put(kv: IKeyValue): void {
     const key = kv.key.toString();
-    const addr = this.#parse(kv);
-    if (addr === undefined) this.#addrs.delete(key);
-    else this.#addrs.set(key, addr);
+    const registration = this.#parse(kv);
+    if (registration === undefined) this.#registrations.delete(key);
+    else this.#registrations.set(key, registration);
     this.#publish();
   }
 
   #delete(kv: IKeyValue): void {
-    this.#addrs.delete(kv.key.toString());
+    this.#registrations.delete(kv.key.toString());
     this.#publish();
   }
 
-  #parse(kv: IKeyValue): string | undefined {
+  #parse(kv: IKeyValue): Registration | undefined {
     const value = kv.value.toString();
     try {
-      const addr = JSON.parse(value)?.Addr;
-      if (typeof addr === "string" && addr !== "") return addr;
+      const parsed = JSON.parse(value);
+      const addr = parsed?.Addr;
+      if (typeof addr === "string" && addr !== "") {
+        const id = `${kv.lease}@${kv.create_revision}`;
+        return { addr, id, goOriginal: "Op" in parsed };
+      }
     } catch {
       // Reported below, like a value of the wrong shape.
     }
@@ -276,13 +319,23 @@ export class EtcdDiscovery {
   }
 
   // Swaps in a new member list and tells the listener, only when the set of
-  // addresses changed: rewriting a known node's key changes nothing.
+  // addresses or a member's registration changed: rewriting a known node's
+  // key under the same lease changes nothing.
   #publish(): void {
-    const next = [...new Set(this.#addrs.values())].sort();
+    const ids = new Map<string, string>();
+    for (const { addr, id } of this.#registrations.values()) ids.set(addr, id);
+    const next = [...ids.keys()].sort();
     const previous = this.#members;
-    if (next.length === previous.length && next.every((addr, i) => addr === previous[i])) return;
-    this.#members = Object.freeze(next);
+    const same = next.length === previous.length && next.every((addr, i) => addr === previous[i]);
+    const reregistered = next.filter((addr) =>
+      this.#ids.has(addr) && this.#ids.get(addr) !== ids.get(addr)
+    );
+    this.#ids = ids;
+    if (same && reregistered.length === 0) return;
+    if (!same) this.#members = Object.freeze(next);
     if (this.#state !== "running") return;
+    this.#checkRing();
+    for (const addr of reregistered) this.#log.debug("Member registered again", { addr });
     for (const addr of next) {
       if (!previous.includes(addr)) this.#log.info("Member joined", { addr });
     }
@@ -295,6 +348,20 @@ export class EtcdDiscovery {
       // A failing listener must not stop the discovery.
       this.#log.error("onChange listener threw", { reason: errorText(error) });
     }
+  }
+
+  // Once per process: the first member of the Go original seen while the
+  // readers' ring is not the Go original's.
+  #checkRing(): void {
+    if (this.#seedRing || this.#warnedRing) return;
+    const member = [...this.#registrations.values()].find((r) => r.goOriginal);
+    if (member === undefined) return;
+    this.#warnedRing = true;
+    this.#log.warn(
+      "A member registered as the Go original does, but keys are not placed as it places them: " +
+        "a mixed cluster needs --ring seed on every mccache node and gateway",
+      { addr: member.addr },
+    );
   }
 
   #lost(error: unknown): void {

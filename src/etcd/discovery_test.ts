@@ -180,6 +180,77 @@ Deno.test({
 });
 
 Deno.test({
+  name: "EtcdDiscovery reads the Go original's values, calls onChange when a member registers " +
+    "again, and warns once when the ring is not the Go original's",
+  ...GRPC_LEAKS,
+  async fn(t) {
+    await using etcd = await startEtcd();
+    const client = createEtcdClient({ endpoints: [etcd.endpoint] });
+    const goValue = (addr: string) => JSON.stringify({ Op: 0, Addr: addr, Metadata: null });
+    const register = async (addr: string) => {
+      const lease = client.lease(5);
+      await lease.put(`mccache/${addr}`).value(goValue(addr));
+      return lease;
+    };
+    const warnings = (log: ReturnType<typeof recordingLogger>) =>
+      log.records.filter((r) => r.level === "warn" && /--ring seed/.test(r.message));
+    const leases = [await register("127.0.0.1:8001")];
+    try {
+      await t.step("a member's registration changes with its lease", async () => {
+        const changes = changeLog();
+        const log = recordingLogger();
+        const discovery = new EtcdDiscovery(client, { logger: log, onChange: changes.onChange });
+        try {
+          assert.deepEqual(await discovery.start({ timeout: 3000 }), ["127.0.0.1:8001"]);
+          const first = discovery.registrationOf("127.0.0.1:8001");
+          assert.ok(first !== undefined);
+          // Restarted within its TTL: the same key, put under a new lease.
+          leases.push(await register("127.0.0.1:8001"));
+          await waitFor(
+            () => discovery.registrationOf("127.0.0.1:8001") !== first,
+            "the new registration is seen",
+          );
+          await changes.until(["127.0.0.1:8001"]);
+          assert.equal(discovery.registrationOf("127.0.0.1:9"), undefined);
+          // A Go member joined, and the ring is not the Go original's: one warning.
+          leases.push(await register("127.0.0.1:8002"));
+          await changes.until(["127.0.0.1:8001", "127.0.0.1:8002"]);
+          assert.equal(warnings(log).length, 1, JSON.stringify(log.records));
+          assert.equal(warnings(log)[0].fields?.addr, "127.0.0.1:8001");
+        } finally {
+          await discovery.stop();
+        }
+      });
+      await t.step("no warning with the Go original's ring", async () => {
+        const log = recordingLogger();
+        const discovery = new EtcdDiscovery(client, { logger: log, seedRing: true });
+        try {
+          await discovery.start({ timeout: 3000 });
+          assert.deepEqual(warnings(log), []);
+        } finally {
+          await discovery.stop();
+        }
+      });
+      await t.step("no warning for mccache's own values", async () => {
+        for (const lease of leases) await lease.revoke();
+        await client.put("mccache/127.0.0.1:8003").value('{"Addr":"127.0.0.1:8003"}');
+        const log = recordingLogger();
+        const discovery = new EtcdDiscovery(client, { logger: log });
+        try {
+          assert.deepEqual(await discovery.start({ timeout: 3000 }), ["127.0.0.1:8003"]);
+          assert.deepEqual(warnings(log), []);
+        } finally {
+          await discovery.stop();
+        }
+      });
+    } finally {
+      for (const lease of leases) await lease.revoke().catch(() => {});
+      client.close();
+    }
+  },
+});
+
+Deno.test({
   name:
     "EtcdDiscovery reads the members again after it was cut off from etcd, even past a compaction",
   ...GRPC_LEAKS,

@@ -1,10 +1,12 @@
 /**
  * etcd membership for mccache: a node registers its address with
  * {@linkcode EtcdRegistrar}; gateways and peers follow the registered nodes
- * with {@linkcode EtcdDiscovery}. Keys and values are those of the original
- * Go mccache (`mccache/<addr>` = `{"Addr":"<addr>"}` under a 5 s lease), so
- * both can share one etcd. {@linkcode createEtcdClient} makes an etcd3 client
- * that recovers within about a second of an etcd outage.
+ * with {@linkcode EtcdDiscovery}. Keys and values are those of the Go
+ * original (`mccache/<addr>` under a 5 s lease; its nodes write
+ * `{"Op":0,"Addr":"<addr>","Metadata":null}`, ours `{"Addr":"<addr>"}`, and
+ * both read either), so both can share one etcd. {@linkcode createEtcdClient}
+ * makes an etcd3 client that recovers within about a second of an etcd
+ * outage.
  *
  * This export path loads `etcd3` and `@grpc/grpc-js`; the core
  * (`@mccache/core`) does not.

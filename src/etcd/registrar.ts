@@ -40,8 +40,10 @@ interface Registration {
 
 /**
  * Registers a node's address in etcd under a lease that it keeps alive: the
- * key `<prefix>/<addr>` with the value `{"Addr":"<addr>"}`, as the original
- * Go mccache writes it, so that its gateways find this node too.
+ * key `<prefix>/<addr>` with the value `{"Addr":"<addr>"}`: etcd's
+ * endpoints-manager JSON, as the Go original reads it (its own nodes write
+ * `{"Op":0,"Addr":"<addr>","Metadata":null}`), so that its gateways find this
+ * node too.
  *
  * When the lease is lost (etcd revoked or expired it, or etcd was out of
  * reach for longer than two TTLs) it grants a new one and writes the key

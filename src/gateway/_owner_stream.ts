@@ -31,6 +31,10 @@ export interface Waiter {
   deadline: number;
   /** Whether it was already re-sent once after a stream broke. */
   retried: boolean;
+  /** How often it was sent again because a member refused its protocol. */
+  redirects: number;
+  /** The one member it is for (a drop after a write), when not its key's owner. */
+  member?: string;
   resolve(value: UpstreamValue): void;
   reject(error: unknown): void;
 }
@@ -45,8 +49,13 @@ const MAX_QUEUED_BYTES = 64 << 20;
 
 type DuplexMethod = (metadata: grpc.Metadata) => grpc.ClientDuplexStream<GetBatch, GetResults>;
 
-/** Called once when a stream is over, with the waiters it never answered. */
-export type OnStreamClosed = (stream: OwnerStream, unanswered: Waiter[], error: unknown) => void;
+/** What a stream tells its owner (the upstream). */
+export interface StreamEvents {
+  /** Called once when the stream is over, with the waiters it never answered. */
+  closed(stream: OwnerStream, unanswered: Waiter[], error: unknown): void;
+  /** Called when the node named itself: it speaks mccache's protocol. */
+  named?(stream: OwnerStream): void;
+}
 
 export class OwnerStream {
   readonly openedAt = Date.now();
@@ -63,7 +72,7 @@ export class OwnerStream {
   #closed = false;
   #retiring = false;
   #ended = false;
-  #onClosed: OnStreamClosed;
+  #events: StreamEvents;
 
   /**
    * Opens a stream placed by `target`: a key's hash (on its owner, or the
@@ -74,9 +83,9 @@ export class OwnerStream {
     client: grpc.Client,
     readonly owner: string,
     target: { hash: number; attempt: number } | "member",
-    onClosed: OnStreamClosed,
+    events: StreamEvents,
   ) {
-    this.#onClosed = onClosed;
+    this.#events = events;
     const metadata = new grpc.Metadata();
     if (target === "member") metadata.set(MEMBER_METADATA_KEY, owner);
     else {
@@ -87,6 +96,7 @@ export class OwnerStream {
     this.#call = open.call(client, metadata);
     this.#call.on("metadata", (md: grpc.Metadata) => {
       this.node = String(md.get(NODE_METADATA_KEY)[0] ?? "");
+      if (this.node !== "") events.named?.(this);
     });
     this.#call.on("data", (results: GetResults) => this.#answer(results));
     this.#call.on("error", (error: grpc.ServiceError) => this.#close(error));
@@ -96,6 +106,16 @@ export class OwnerStream {
   /** Whether new gets may still be sent on it. */
   get open(): boolean {
     return !this.#closed && !this.#retiring;
+  }
+
+  /**
+   * The member the stream was placed on, once it was (grpc-js names the
+   * call's peer by the address the resolver gave); "" before.
+   */
+  get member(): string {
+    const peer = this.#call.getPeer();
+    // Before a member is picked, the peer is the channel's target (a URI).
+    return peer.includes("/") ? "" : peer;
   }
 
   /** Gets in flight or queued. */
@@ -110,7 +130,7 @@ export class OwnerStream {
     const bytes = waiter.value?.length ?? 0;
     const full = this.#queue.length >= MAX_QUEUED || this.#queuedBytes + bytes > MAX_QUEUED_BYTES;
     if (this.#blocked && full) {
-      waiter.reject(new PeerError(`${this.node || this.owner}: not reading its stream`));
+      waiter.reject(new PeerError(`${this.answerer}: not reading its stream`));
       return;
     }
     this.#queuedBytes += bytes;
@@ -171,6 +191,11 @@ export class OwnerStream {
     this.flush(); // ends it, now or after 'drain' when the node is slow to read
   }
 
+  /** The member to name in errors: the one that answered, else the one meant. */
+  get answerer(): string {
+    return this.node || this.member || this.owner;
+  }
+
   #takeBatch(): GetItem[] {
     let bytes = 0;
     let count = 0;
@@ -198,7 +223,7 @@ export class OwnerStream {
         });
       } else {
         const name = result.error_name || undefined;
-        waiter.reject(errorFromStatus(result.code, result.error, name, this.node || this.owner));
+        waiter.reject(errorFromStatus(result.code, result.error, name, this.answerer));
       }
     }
   }
@@ -210,7 +235,7 @@ export class OwnerStream {
     this.#inflight.clear();
     this.#queue = [];
     this.#queuedBytes = 0;
-    const cause = error ?? new PeerError(`${this.node || this.owner}: the stream ended`);
-    this.#onClosed(this, unanswered, cause);
+    const cause = error ?? new PeerError(`${this.answerer}: the stream ended`);
+    this.#events.closed(this, unanswered, cause);
   }
 }

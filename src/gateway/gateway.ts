@@ -65,8 +65,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     while (cleanups.length > 0) await cleanups.pop()!();
   };
   try {
-    const members = options.peers ?? await discover(options.etcd ?? {}, logger, cleanups);
-    const source = { members: () => upstream.members };
+    const seedRing = options.ring?.compat === "seed";
+    const members = options.peers ??
+      await discover({ ...options.etcd, seedRing }, logger, cleanups);
+    const source = {
+      members: () => upstream.members,
+      protocolOf: (member: string) => upstream.protocols.of(member),
+    };
     const metrics = new GatewayMetrics(source);
     const onDropFailed = () => metrics.dropFailed();
     const upstream = new GrpcUpstream({ members, ring: options.ring, onDropFailed });
@@ -95,7 +100,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
 }
 
 async function discover(
-  options: Omit<NodeEtcdOptions, "leaseTtl">,
+  options: Omit<NodeEtcdOptions, "leaseTtl"> & { seedRing: boolean },
   logger: Logger,
   cleanups: (() => Promise<void> | void)[],
 ): Promise<MemberSource> {
@@ -109,6 +114,7 @@ async function discover(
   const discovery = new EtcdDiscovery(client, {
     prefix: options.prefix,
     logger,
+    seedRing: options.seedRing,
     onChange: () => listeners.forEach((listener) => listener()),
   });
   await discovery.start({ timeout: options.timeout ?? 5000 });
@@ -121,6 +127,7 @@ async function discover(
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    registrationOf: (member) => discovery.registrationOf(member),
   };
 }
 

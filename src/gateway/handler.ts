@@ -52,7 +52,7 @@ export interface GatewayHandlerOptions {
   random?: () => number;
   /** Counters to update; `/metrics` is served only when given. @default {undefined} */
   metrics?: GatewayMetrics;
-  /** Reports whether the gateway can serve (`/healthz`). @default {() => upstream.members.length > 0} */
+  /** Reports whether the gateway can serve (`/healthz`). @default {() => upstream.serving} */
   healthy?: () => boolean;
 }
 
@@ -105,7 +105,7 @@ export function createGatewayHandler(
     );
   }
   const { upstream, metrics } = options;
-  const healthy = options.healthy ?? (() => upstream.members.length > 0);
+  const healthy = options.healthy ?? (() => upstream.serving);
   const valueResponse = options.debugHeaders ? debugValueResponse : plainValueResponse;
   const hot = options.hotTtl
     ? new HotCache(valueResponse, options.hotTtl, options.hotBytes, options.random)
@@ -175,7 +175,7 @@ export function createGatewayHandler(
     const route = routeOf(request, prefix);
     if (route.kind === "error") return json(route.status, route.message);
     if (route.kind === "healthz") {
-      return healthy() ? new Response("ok\n") : json(503, "No cache node available");
+      return healthy() ? new Response("ok\n") : json(503, "No cache node can serve");
     }
     if (route.kind === "metrics") {
       if (!metrics) return json(404, "Metrics are not enabled");

@@ -13,6 +13,7 @@ class FakeUpstream implements Upstream {
   delayMs = 0;
   fail: Error | undefined;
   members = ["127.0.0.1:8001"];
+  serving = true;
 
   async get(group: string, key: string, _: UpstreamCallOptions): Promise<UpstreamValue> {
     this.gets.push(`${group}/${key}`);
@@ -145,8 +146,11 @@ Deno.test("The gateway refuses raw dot segments and serves /healthz", async () =
   // Request() resolves dot segments as clients do; raw ones are refused too.
   assert.equal((await request("/mccache/g/%2E%2E")).status, 400);
   assert.equal((await request("/healthz")).status, 200);
-  upstream.members = [];
-  assert.equal((await request("/healthz")).status, 503);
+  // Known members that cannot serve (down, or refusing every call) are not enough.
+  upstream.serving = false;
+  const unhealthy = await request("/healthz");
+  assert.equal(unhealthy.status, 503);
+  assert.match(JSON.parse(unhealthy.body).error, /No cache node can serve/);
   assert.equal((await request("/metrics")).status, 404); // no metrics given
 });
 

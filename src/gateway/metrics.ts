@@ -45,8 +45,14 @@ export class GatewayMetrics {
   #dropErrors: Counter;
   #hot: { stats(): CacheStats } | undefined;
 
-  /** Creates the metrics; `members` reports the ring the gateway routes over. */
-  constructor(source: { members: () => readonly string[] }) {
+  /**
+   * Creates the metrics; `members` reports the ring the gateway routes over,
+   * and `protocolOf` what each member was found to speak.
+   */
+  constructor(source: {
+    members: () => readonly string[];
+    protocolOf?: (member: string) => string | undefined;
+  }) {
     const registers = [this.#registry];
     const methods = this.#methods;
     new Counter({
@@ -78,6 +84,22 @@ export class GatewayMetrics {
       registers,
       collect() {
         this.set(source.members().length);
+      },
+    });
+    new Gauge({
+      name: "mccache_gateway_members",
+      help: "Cache nodes by the protocol they answer: mccache.v1, geecachepb (the Go " +
+        "original), none (refused both), or unknown (not heard from yet)",
+      labelNames: ["protocol"],
+      registers,
+      collect() {
+        this.reset();
+        for (const protocol of ["mccache.v1", "geecachepb", "none", "unknown"]) {
+          this.set({ protocol }, 0);
+        }
+        for (const member of source.members()) {
+          this.inc({ protocol: source.protocolOf?.(member) ?? "unknown" });
+        }
       },
     });
     this.#hotGauges(registers);

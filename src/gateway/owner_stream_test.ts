@@ -20,12 +20,16 @@ class StalledCall extends EventEmitter {
   end(): void {
     this.ended = true;
   }
+  getPeer(): string {
+    return "127.0.0.1:1";
+  }
 }
 
 function stalledStream(): { stream: OwnerStream; call: StalledCall } {
   const call = new StalledCall();
   const client = { GetStream: () => call } as unknown as grpc.Client;
-  const stream = new OwnerStream(client, "127.0.0.1:1", { hash: 0, attempt: 0 }, () => {});
+  const events = { closed: () => {} };
+  const stream = new OwnerStream(client, "127.0.0.1:1", { hash: 0, attempt: 0 }, events);
   return { stream, call };
 }
 
@@ -37,6 +41,7 @@ function waiter(value?: Uint8Array): Waiter & { error?: unknown } {
     ...(value ? { op: 1, value } : {}),
     deadline: Date.now() + 60_000,
     retried: false,
+    redirects: 0,
     resolve: () => {},
     reject: (error) => w.error = error,
   };

@@ -8,8 +8,19 @@
 
 import * as grpc from "@grpc/grpc-js";
 import { HashRing, type HashRingOptions } from "../hash_ring.ts";
-import { PeerError } from "../errors.ts";
+import { PeerError, UnsupportedError } from "../errors.ts";
+import { ATTEMPT_METADATA_KEY, HASH_METADATA_KEY, MEMBER_METADATA_KEY } from "../grpc/balancer.ts";
 import { NODE_CHANNEL_OPTIONS } from "../grpc/peer.ts";
+import {
+  callSeedGet,
+  type MemberProtocol,
+  MemberProtocols,
+  probeMember,
+  PROTOCOLS_OPTION,
+  refusedMethod,
+  seedError,
+  unsupportedWrite,
+} from "../grpc/protocols.ts";
 import {
   ETCD_SCHEME,
   MEMBER_SOURCE_OPTION,
@@ -22,7 +33,7 @@ import { fromServiceError } from "../grpc/status.ts";
 import { checkTtl } from "../getter.ts";
 import { MAX_VALUE_BYTES } from "../grpc/_limits.ts";
 import { CacheClient, ItemOp } from "../grpc/_proto.ts";
-import { OwnerStream, type Waiter } from "./_owner_stream.ts";
+import { OwnerStream, type StreamEvents, type Waiter } from "./_owner_stream.ts";
 
 /** A value as a node returned it. */
 export interface UpstreamValue {
@@ -58,6 +69,8 @@ export interface Upstream {
   remove(group: string, key: string, options: UpstreamCallOptions): Promise<void>;
   /** The members the gateway knows of. */
   readonly members: readonly string[];
+  /** Whether some member is connected and known to serve gets. */
+  readonly serving: boolean;
   /** Closes the channel. */
   close(): void;
 }
@@ -79,6 +92,10 @@ export interface GrpcUpstreamOptions {
 // Codes with which a call fails when its node's connection broke (a killed
 // node gives UNAVAILABLE, or INTERNAL for a reset stream): safe to retry.
 const RETRYABLE = new Set<number>([grpc.status.UNAVAILABLE, grpc.status.INTERNAL]);
+// How often a request is sent again because a member refused its protocol:
+// each time one more member's protocol is known, so a few are enough.
+const MAX_REDIRECTS = 3;
+const EMPTY = new Uint8Array(0);
 
 /** How often deadlines are checked and streams re-placed, in milliseconds. */
 const SWEEP_MS = 25;
@@ -92,6 +109,11 @@ const REPLACE_AFTER_MS = 100;
  * A get or write that fails because its node went away is retried once on
  * the next member.
  *
+ * Members of the Go original (see {@linkcode MemberProtocols}) get their keys'
+ * gets as its unary `Get`; writes of their keys fail with
+ * `UnsupportedError`. A member's protocol is asked once when it connects,
+ * and learned from its answer if a request reaches it first.
+ *
  * @example
  * ```ts ignore
  * import { GrpcUpstream } from "@mccache/core/gateway";
@@ -102,6 +124,7 @@ const REPLACE_AFTER_MS = 100;
  */
 export class GrpcUpstream implements Upstream {
   #client: grpc.Client;
+  #protocols: MemberProtocols;
   #ringOptions: HashRingOptions;
   #ring: HashRing;
   #source: MemberSource;
@@ -133,19 +156,36 @@ export class GrpcUpstream implements Upstream {
     const target = "subscribe" in members
       ? `${ETCD_SCHEME}:///mccache`
       : `${STATIC_SCHEME}:///${members.join(",")}`;
+    this.#protocols = new MemberProtocols({
+      probe: (member) => probeMember(this.#client, () => memberMetadata(member)),
+    });
     this.#client = new CacheClient(target, grpc.credentials.createInsecure(), {
       ...NODE_CHANNEL_OPTIONS,
       [MEMBER_SOURCE_OPTION]: this.#source,
       [RING_OPTION]: this.#ringOptions,
+      [PROTOCOLS_OPTION]: this.#protocols,
     });
     this.#ring = this.#buildRing();
     this.#unsubscribe = this.#source.subscribe(() => this.#membersChanged());
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_MS);
+    // Connect now rather than on the first request: the members' protocols
+    // are then known, and /healthz is right, before traffic arrives.
+    this.#client.getChannel().getConnectivityState(true);
   }
 
   /** The members the channel routes over. */
   get members(): readonly string[] {
     return this.#source.members;
+  }
+
+  /** Whether some member is connected and known to serve gets, in either protocol. */
+  get serving(): boolean {
+    return this.#protocols.serving;
+  }
+
+  /** What is known of the members' protocols. */
+  get protocols(): MemberProtocols {
+    return this.#protocols;
   }
 
   /** Gets a value from the key's owner (batched with other gets for it). */
@@ -157,6 +197,7 @@ export class GrpcUpstream implements Upstream {
         key,
         deadline: options.deadline,
         retried: false,
+        redirects: 0,
         resolve,
         reject,
       };
@@ -200,7 +241,10 @@ export class GrpcUpstream implements Upstream {
       if (ownerOnly) await this.#dropElsewhere(group, key, node, options);
     } catch (error) {
       // The owner may not have been told: the key goes from everywhere else.
-      await this.#dropElsewhere(group, key, undefined, options);
+      // An owner that refused (the Go original) changed nothing: nor does this.
+      if (!(error instanceof UnsupportedError)) {
+        await this.#dropElsewhere(group, key, undefined, options);
+      }
       throw error;
     }
   }
@@ -218,6 +262,7 @@ export class GrpcUpstream implements Upstream {
   #buildRing(): HashRing {
     const ring = new HashRing(this.#ringOptions);
     ring.add(...this.#source.members);
+    this.#protocols.sync(this.#source.members, this.#source.registrationOf);
     return ring;
   }
 
@@ -238,6 +283,15 @@ export class GrpcUpstream implements Upstream {
       waiter.reject(new PeerError("No cache node is known"));
       return;
     }
+    if (waiter.op) {
+      if (this.#protocols.of(owner) === "geecachepb") {
+        waiter.reject(unsupportedWrite(owner, waiter.op === ItemOp.SET ? "set" : "remove"));
+        return;
+      }
+    } else if (this.#protocolFor(waiter.key, owner) === "geecachepb") {
+      this.#seedGet(waiter, 0);
+      return;
+    }
     let stream = this.#streams.get(owner);
     if (stream === undefined || !stream.open) {
       stream = this.#open(owner, waiter.key, 0);
@@ -246,11 +300,29 @@ export class GrpcUpstream implements Upstream {
     this.#queue(stream, waiter);
   }
 
+  // The protocol a get goes in: that of the first member from the key's
+  // owner on that is connected and serves (the balancer places the call on
+  // the same member: the owner, unless it is down or refuses).
+  #protocolFor(key: string, owner: string): MemberProtocol | undefined {
+    const protocols = this.#protocols;
+    const protocol = protocols.of(owner);
+    if (protocol !== "none" && protocols.connected(owner)) return protocol;
+    const serves = (member: string) =>
+      protocols.connected(member) && protocols.of(member) !== "none";
+    const [next] = this.#ring.walk(this.#ring.hashKey(key), 1, serves);
+    return next === undefined ? protocol : protocols.of(next);
+  }
+
   // Sends to exactly `member` (not its key's owner), on a stream of its own.
   #sendTo(member: string, waiter: Waiter): void {
+    // Only drops go to one member: the Go original keeps no copy it could drop.
+    if (!this.#protocols.speaksMccache(member)) {
+      waiter.resolve({ value: EMPTY, ttl: undefined, node: member });
+      return;
+    }
     let stream = this.#targeted.get(member);
     if (stream === undefined || !stream.open) {
-      stream = new OwnerStream(this.#client, member, "member", this.#streamClosed);
+      stream = new OwnerStream(this.#client, member, "member", this.#streamEvents);
       this.#live.add(stream);
       this.#targeted.set(member, stream);
     }
@@ -275,7 +347,7 @@ export class GrpcUpstream implements Upstream {
 
   #open(owner: string, key: string, attempt: number): OwnerStream {
     const target = { hash: this.#ring.hashKey(key), attempt };
-    const stream = new OwnerStream(this.#client, owner, target, this.#streamClosed);
+    const stream = new OwnerStream(this.#client, owner, target, this.#streamEvents);
     this.#live.add(stream);
     return stream;
   }
@@ -303,11 +375,27 @@ export class GrpcUpstream implements Upstream {
     this.#dirty.length = 0;
   };
 
-  // A field, not a method: every stream is handed this one function.
-  #streamClosed = (stream: OwnerStream, unanswered: Waiter[], error: unknown): void => {
+  // A field, not a method: every stream is handed this one object.
+  #streamEvents: StreamEvents = {
+    closed: (stream, unanswered, error) => this.#streamClosed(stream, unanswered, error),
+    // A node that names itself speaks mccache's protocol, whatever a probe said.
+    named: (stream) => {
+      if (this.#ring.has(stream.node)) this.#protocols.learn(stream.node, "mccache.v1");
+    },
+  };
+
+  #streamClosed(stream: OwnerStream, unanswered: Waiter[], error: unknown): void {
     this.#live.delete(stream);
     if (this.#streams.get(stream.owner) === stream) this.#streams.delete(stream.owner);
     if (this.#targeted.get(stream.owner) === stream) this.#targeted.delete(stream.owner);
+    const member = stream.member;
+    if (refusedMethod(error as grpc.ServiceError) && this.#ring.has(member)) {
+      // A member of the Go original: from now on its keys go to it as its
+      // Get, and mccache's calls skip it.
+      this.#protocols.learn(member, "geecachepb");
+      for (const waiter of unanswered) this.#redirect(waiter, error, member);
+      return;
+    }
     const code = (error as { code?: number }).code;
     const retryable = code === undefined || RETRYABLE.has(code);
     const retries: Waiter[] = [];
@@ -316,7 +404,7 @@ export class GrpcUpstream implements Upstream {
       else {waiter.reject(
           error instanceof PeerError
             ? error
-            : fromServiceError(error as grpc.ServiceError, stream.node || stream.owner),
+            : fromServiceError(error as grpc.ServiceError, stream.answerer),
         );}
     }
     if (retries.length === 0) return;
@@ -328,7 +416,47 @@ export class GrpcUpstream implements Upstream {
       retry.send(this.#nextId++ >>> 0, waiter);
     }
     retry.retire();
-  };
+  }
+
+  // Sends a request again once a member's protocol was learned from it.
+  #redirect(waiter: Waiter, error: unknown, member: string): void {
+    // Bounded in case the member that refused is not the one learned about.
+    if (waiter.redirects++ >= MAX_REDIRECTS) {
+      waiter.reject(fromServiceError(error as grpc.ServiceError, member));
+    } else if (waiter.member !== undefined) {
+      this.#sendTo(waiter.member, waiter);
+    } else {
+      this.#send(waiter);
+    }
+  }
+
+  // A get as the Go original's unary Get, placed by the key's hash on its
+  // owner, or the next member that is connected and does not refuse it.
+  #seedGet(waiter: Waiter, attempt: number): void {
+    const metadata = new grpc.Metadata();
+    metadata.set(HASH_METADATA_KEY, String(this.#ring.hashKey(waiter.key)));
+    if (attempt > 0) metadata.set(ATTEMPT_METADATA_KEY, String(attempt));
+    const request = { group: waiter.group, key: waiter.key };
+    callSeedGet(
+      this.#client,
+      request,
+      metadata,
+      { deadline: waiter.deadline },
+      (error, response, peer) => {
+        if (error === null) {
+          // Decoded bytes are a view into the received buffer: copy what is kept.
+          waiter.resolve({ value: new Uint8Array(response!.value), ttl: undefined, node: peer });
+        } else if (refusedMethod(error) && this.#ring.has(peer)) {
+          this.#protocols.learn(peer, "none");
+          this.#redirect(waiter, error, peer);
+        } else if (RETRYABLE.has(error.code) && attempt === 0) {
+          this.#seedGet(waiter, 1);
+        } else {
+          waiter.reject(seedError(error, peer));
+        }
+      },
+    );
+  }
 
   #sweep(): void {
     const now = Date.now();
@@ -352,7 +480,8 @@ export class GrpcUpstream implements Upstream {
     options: UpstreamCallOptions,
   ): Promise<UpstreamValue> {
     return new Promise((resolve, reject) => {
-      this.#send({ ...item, id: 0, deadline: options.deadline, retried: false, resolve, reject });
+      const waiter = { ...item, id: 0, deadline: options.deadline, retried: false, redirects: 0 };
+      this.#send({ ...waiter, resolve, reject });
     });
   }
 
@@ -368,9 +497,16 @@ export class GrpcUpstream implements Upstream {
       new Promise<UpstreamValue>((resolve, reject) => {
         // Never retried elsewhere: the drop is for this member only.
         const waiter = { id: 0, group, key, op: ItemOp.REMOVE, local: true, retried: true };
-        this.#sendTo(member, { ...waiter, deadline: options.deadline, resolve, reject });
+        const drop = { ...waiter, member, redirects: 0, deadline: options.deadline };
+        this.#sendTo(member, { ...drop, resolve, reject });
       }).catch((error) => this.#onDropFailed(member, error))
     );
     await Promise.all(drops);
   }
+}
+
+function memberMetadata(member: string): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  metadata.set(MEMBER_METADATA_KEY, member);
+  return metadata;
 }

@@ -3,12 +3,12 @@
 // sockets behind after close, so the sanitizers are off.
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
-import { cluster, listenOnLoopback } from "../grpc/_testing.ts";
+import { cluster, listenOnLoopback, startSeedOnlyNode } from "../grpc/_testing.ts";
 import { CacheClient, type GetBatch, type GetResults } from "../grpc/_proto.ts";
 import { HashRing } from "../hash_ring.ts";
 import { freePort } from "../../tests/_ports.ts";
 import { waitFor } from "../../tests/_wait.ts";
-import { NotFoundError } from "../errors.ts";
+import { NotFoundError, UnsupportedError } from "../errors.ts";
 import { GrpcUpstream, type UpstreamValue } from "./upstream.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
@@ -239,6 +239,8 @@ async function recordingNode(): Promise<{ addr: string; messages: number[] } & D
   const messages: number[] = [];
   const server = new grpc.Server();
   server.addService(CacheClient.service, {
+    // As nodes do, so that the gateway's probe finds mccache's protocol.
+    Stats: (_: unknown, callback: grpc.sendUnaryData<object>) => callback(null, {}),
     GetStream: (call: grpc.ServerDuplexStream<GetBatch, GetResults>) => {
       call.on("data", ({ items }: GetBatch) => {
         messages.push(items.length);
@@ -294,6 +296,82 @@ Deno.test({
       await nextTurn(() => lone.push(get("f")));
       await Promise.all(lone);
       assert.deepEqual(node.messages, [1, 1]);
+    } finally {
+      upstream.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "Gets of keys that a member of the Go original owns go to it as its Get; " +
+    "writes of them fail naming it, and drops skip it",
+  ...sanitizers,
+  async fn() {
+    await using go = await startSeedOnlyNode();
+    await using nodes = await cluster(1);
+    const members = [go.addr, nodes[0].addr];
+    const dropsFailed: string[] = [];
+    const upstream = new GrpcUpstream({ members, onDropFailed: (m) => dropsFailed.push(m) });
+    const ring = new HashRing();
+    ring.add(...members);
+    const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+    const deadline = Date.now() + 5000;
+    try {
+      await waitFor(() => upstream.protocols.of(go.addr) === "geecachepb", "the probe found it");
+      assert.equal(upstream.serving, true);
+      const values = await Promise.all(keys.map((key) => upstream.get("g", key, { deadline })));
+      values.forEach(({ value, node }, i) => {
+        assert.equal(new TextDecoder().decode(value), `value of k${i}`);
+        assert.equal(node, ring.get(`k${i}`));
+      });
+      // Each key it owns, once; and the probe's empty key.
+      assert.deepEqual(go.gets.sort(), ["", ...keys.filter((k) => ring.get(k) === go.addr)].sort());
+      const theirs = keys.find((k) => ring.get(k) === go.addr)!;
+      const mine = keys.find((k) => ring.get(k) === nodes[0].addr)!;
+      const value = new TextEncoder().encode("new");
+      await assert.rejects(
+        upstream.set("g", theirs, value, undefined, { deadline }),
+        (error: Error) =>
+          error instanceof UnsupportedError && error.message.startsWith(`${go.addr} runs`),
+      );
+      await assert.rejects(upstream.remove("g", theirs, { deadline }), UnsupportedError);
+      await upstream.set("g", mine, value, undefined, { deadline });
+      await upstream.remove("g", mine, { deadline });
+      assert.deepEqual(dropsFailed, []);
+      // Its plain errors name it: the member that answered.
+      const missing = keys.map((k) => `missing-${k}`).find((k) => ring.get(k) === go.addr)!;
+      await assert.rejects(
+        upstream.get("g", missing, { deadline }),
+        (error: Error) => error.message === `${go.addr}: ${missing} not exist`,
+      );
+    } finally {
+      upstream.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "A member that refuses GetStream is learned from the refusal, and its gets are sent again " +
+    "as the Go original's Get",
+  ...sanitizers,
+  async fn() {
+    // It answers Stats, so the probe takes it for an mccache node.
+    await using go = await startSeedOnlyNode({ stats: true });
+    const upstream = new GrpcUpstream({ members: [go.addr] });
+    const deadline = Date.now() + 5000;
+    try {
+      await waitFor(() => upstream.protocols.of(go.addr) === "mccache.v1", "the probe answered");
+      const values = await Promise.all(
+        ["a", "b", "c"].map((key) => upstream.get("g", key, { deadline })),
+      );
+      assert.deepEqual(values.map((v) => new TextDecoder().decode(v.value)), [
+        "value of a",
+        "value of b",
+        "value of c",
+      ]);
+      assert.equal(upstream.protocols.of(go.addr), "geecachepb");
+      assert.deepEqual(go.gets.sort(), ["a", "b", "c"]);
     } finally {
       upstream.close();
     }

@@ -7,6 +7,7 @@ import { Group } from "../group.ts";
 import { GroupRegistry } from "../registry.ts";
 import { GrpcPeerPicker } from "./peer_picker.ts";
 import { addCacheServices, type CacheServices } from "./server.ts";
+import { CacheClient, GeeCacheClient } from "./_proto.ts";
 import { freePort } from "../../tests/_ports.ts";
 
 export interface TestNode {
@@ -114,4 +115,46 @@ export async function cluster(
       return Promise.resolve();
     },
   });
+}
+
+/** An in-process node of the Go original: it serves only geecachepb.McCache/Get. */
+export interface SeedOnlyNode extends AsyncDisposable {
+  addr: string;
+  /** The keys it was asked for, in order. */
+  gets: string[];
+}
+
+/**
+ * Starts a server with only the Go original's `Get` of group "g" (values
+ * "value of <key>", keys "missing…" fail), failing with plain errors as the
+ * Go original does (UNKNOWN and a message); every other method is
+ * UNIMPLEMENTED. With `stats`, it also answers mccache's `Stats`, so that a
+ * gateway's probe takes it for an mccache node until a GetStream is refused.
+ */
+export async function startSeedOnlyNode(options: { stats?: boolean } = {}): Promise<SeedOnlyNode> {
+  const gets: string[] = [];
+  const server = new grpc.Server();
+  if (options.stats) {
+    server.addService({ Stats: CacheClient.service.Stats }, {
+      Stats: (_: unknown, callback: grpc.sendUnaryData<object>) => callback(null, {}),
+    });
+  }
+  server.addService(GeeCacheClient.service, {
+    Get(
+      call: grpc.ServerUnaryCall<{ group: string; key: string }, unknown>,
+      callback: grpc.sendUnaryData<{ value: Uint8Array }>,
+    ) {
+      const { group, key } = call.request;
+      gets.push(key);
+      if (group !== "g" || key === "" || key.startsWith("missing")) {
+        callback({ code: grpc.status.UNKNOWN, details: `${key} not exist` });
+      } else callback(null, { value: new TextEncoder().encode(`value of ${key}`) });
+    },
+  });
+  const addr = await listenOnLoopback(server);
+  return {
+    addr,
+    gets,
+    [Symbol.asyncDispose]: () => Promise.resolve(server.forceShutdown()),
+  };
 }

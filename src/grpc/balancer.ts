@@ -1,14 +1,16 @@
 /**
  * The `mccache_ring` load-balancing policy for grpc-js: each call goes to
  * the owner of the key whose hash it carries in metadata, or, when the owner
- * is not connected, to the next READY member clockwise on the ring. A call
- * that names a member in metadata goes to that member only.
+ * is not connected, to the next READY member clockwise on the ring that
+ * serves the call's protocol (see {@linkcode MemberProtocols}). A call that
+ * names a member in metadata goes to that member only.
  *
  * @module
  */
 
 import * as grpc from "@grpc/grpc-js";
 import { HashRing, type HashRingOptions } from "../hash_ring.ts";
+import { type MemberProtocols, PROTOCOL_METADATA_KEY, PROTOCOLS_OPTION } from "./protocols.ts";
 
 const {
   LeafLoadBalancer,
@@ -114,12 +116,15 @@ const QUEUE: PickResult = {
 };
 
 // An immutable snapshot: the ring, the pickers of the members that are
-// READY, and the members still connecting.
+// READY, the members still connecting, and the READY members that refused
+// mccache's protocol and the Go original's.
 class RingPicker implements Picker {
   constructor(
     readonly ring: HashRing,
     readonly ready: ReadonlyMap<string, Picker>,
     readonly connecting: ReadonlySet<string>,
+    readonly refuseMccache: ReadonlySet<string>,
+    readonly refuseSeed: ReadonlySet<string>,
   ) {}
 
   pick(args: PickArgs): PickResult {
@@ -134,10 +139,18 @@ class RingPicker implements Picker {
     const hash = readHash(args.metadata);
     if (hash === undefined) return drop(`${RING_POLICY}: missing ${HASH_METADATA_KEY} metadata`);
     const attempt = Number(args.metadata.get(ATTEMPT_METADATA_KEY)[0] ?? 0) || 0;
-    const ready = this.ready;
-    const members = this.ring.walk(hash, attempt + 1, (member) => ready.has(member));
-    // The snapshot is only published with a READY member, so members is never empty.
-    return ready.get(members[Math.min(attempt, members.length - 1)])!.pick(args);
+    const seed = args.metadata.get(PROTOCOL_METADATA_KEY)[0] === "geecachepb";
+    const { ready } = this;
+    const refuse = seed ? this.refuseSeed : this.refuseMccache;
+    const members = refuse.size === 0
+      ? this.ring.walk(hash, attempt + 1, (member) => ready.has(member))
+      : this.ring.walk(hash, attempt + 1, (member) => ready.has(member) && !refuse.has(member));
+    if (members.length > 0) {
+      return ready.get(members[Math.min(attempt, members.length - 1)])!.pick(args);
+    }
+    // Every READY member refuses this protocol: one still connecting may not.
+    if (this.connecting.size > 0) return QUEUE;
+    return unavailable(`No connected member serves ${seed ? "geecachepb" : "mccache.v1"}`);
   }
 }
 
@@ -157,6 +170,8 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
   #lastError = "";
   #paused = false;
   #destroyed = false;
+  #protocols: MemberProtocols | undefined;
+  #unsubscribe: (() => void) | undefined;
 
   /** Called by grpc-js. */
   constructor(helper: grpc.experimental.ChannelControlHelper) {
@@ -176,6 +191,7 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
       if (this.#children.size === 0) this.#fail(endpoints.error.details);
       return true;
     }
+    this.#watchProtocols(options[PROTOCOLS_OPTION] as MemberProtocols | undefined);
     const epochs = options[EPOCHS_ATTRIBUTE] as ReadonlyMap<string, number> | undefined;
     const childOptions = { ...options };
     delete childOptions[EPOCHS_ATTRIBUTE];
@@ -217,6 +233,7 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
   /** Called by grpc-js when the channel closes or goes idle. */
   destroy(): void {
     this.#destroyed = true;
+    this.#unsubscribe?.();
     for (const { leaf } of this.#children.values()) leaf.destroy();
     this.#children.clear();
   }
@@ -252,19 +269,35 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
     return child;
   }
 
+  // Protocols learned later change which members a call may skip to.
+  #watchProtocols(protocols: MemberProtocols | undefined): void {
+    if (protocols === this.#protocols) return;
+    this.#unsubscribe?.();
+    this.#protocols = protocols;
+    this.#unsubscribe = protocols?.subscribe(() => this.#update());
+  }
+
   #update(): void {
     if (this.#paused || this.#destroyed) return;
     const ready = new Map<string, Picker>();
     const connecting = new Set<string>();
+    const refuseMccache = new Set<string>();
+    const refuseSeed = new Set<string>();
     for (const [addr, { leaf }] of this.#children) {
       const state = leaf.getConnectivityState();
-      if (state === State.READY) ready.set(addr, leaf.getPicker());
-      else if (state === State.CONNECTING || state === State.IDLE) connecting.add(addr);
+      if (state === State.READY) {
+        ready.set(addr, leaf.getPicker());
+        const protocol = this.#protocols?.of(addr);
+        if (protocol === "geecachepb" || protocol === "none") refuseMccache.add(addr);
+        if (protocol === "none") refuseSeed.add(addr);
+      } else if (state === State.CONNECTING || state === State.IDLE) connecting.add(addr);
     }
+    this.#protocols?.setConnected(new Set(ready.keys()));
     if (this.#children.size === 0) {
       this.#fail(`${RING_POLICY}: no cache nodes known`);
     } else if (ready.size > 0) {
-      this.#helper.updateState(State.READY, new RingPicker(this.#ring, ready, connecting), null);
+      const picker = new RingPicker(this.#ring, ready, connecting, refuseMccache, refuseSeed);
+      this.#helper.updateState(State.READY, picker, null);
     } else if (connecting.size > 0) {
       this.#helper.updateState(State.CONNECTING, new QueuePicker(this), null);
     } else {

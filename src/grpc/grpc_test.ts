@@ -3,12 +3,13 @@
 // the op and resource sanitizers off (the core's tests keep them on).
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
-import { InvalidKeyError, NotFoundError, UnknownGroupError } from "../errors.ts";
+import { InvalidKeyError, NotFoundError, UnknownGroupError, UnsupportedError } from "../errors.ts";
 import { MAX_KEY_BYTES } from "../key.ts";
 import { deadlineSignal } from "./deadline.ts";
 import { GrpcPeer } from "./peer.ts";
 import { GeeCacheClient } from "./_proto.ts";
-import { cluster, type TestNode } from "./_testing.ts";
+import { GrpcPeerPicker } from "./peer_picker.ts";
+import { cluster, startSeedOnlyNode, type TestNode } from "./_testing.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 
@@ -147,6 +148,74 @@ Deno.test({
       await assert.rejects(call({ group: "g", key: "missing" }), { code: grpc.status.NOT_FOUND });
     } finally {
       client.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "A peer of the Go original gets its gets as its own Get once it refused ours, " +
+    "writes to it fail naming it, and it is not told to drop keys",
+  ...sanitizers,
+  async fn() {
+    await using go = await startSeedOnlyNode();
+    await using nodes = await cluster(1);
+    const picker = new GrpcPeerPicker("127.0.0.1:1");
+    picker.setMembers(["127.0.0.1:1", go.addr, nodes[0].addr]);
+    // A peer of its own, sharing what the picker's peers learn.
+    const peer = new GrpcPeer(go.addr, { protocols: picker.protocols });
+    try {
+      assert.equal(picker.peers().length, 2);
+      const first = await peer.get({ group: "g", key: "k1" }, {});
+      assert.equal(new TextDecoder().decode(first.value), "value of k1");
+      assert.equal(first.ttl, undefined);
+      assert.equal(picker.protocols.of(go.addr), "geecachepb");
+      // Known now: straight to its Get, no refused call first.
+      await peer.get({ group: "g", key: "k2" }, {});
+      assert.deepEqual(go.gets, ["k1", "k2"]);
+      // Its plain errors come back as failed loads naming it.
+      await assert.rejects(
+        peer.get({ group: "g", key: "missing" }, {}),
+        (error: Error) =>
+          error.name === "Error" && error.message === `${go.addr}: missing not exist`,
+      );
+      const write = { group: "g", key: "k1", value: new Uint8Array(1) };
+      await assert.rejects(
+        peer.set!(write, {}),
+        (error: Error) =>
+          error instanceof UnsupportedError &&
+          error.message.startsWith(`${go.addr} runs the Go original`),
+      );
+      await assert.rejects(
+        peer.remove!({ group: "g", key: "k1", local: true }, {}),
+        UnsupportedError,
+      );
+      // Writes are told to every peer but it.
+      assert.deepEqual(
+        picker.peers().map((p) => (p as GrpcPeer).addr),
+        [nodes[0].addr],
+      );
+    } finally {
+      peer.close();
+      picker.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "A peer that forwards an UnsupportedError is not taken for one of the Go original",
+  ...sanitizers,
+  async fn() {
+    await using nodes = await cluster(1, 0, () => {
+      throw new UnsupportedError("127.0.0.1:9 runs the Go original");
+    });
+    const peer = new GrpcPeer(nodes[0].addr);
+    try {
+      await assert.rejects(peer.get({ group: "g", key: "k" }, {}), UnsupportedError);
+      await assert.rejects(peer.get({ group: "g", key: "k" }, {}), UnsupportedError);
+      assert.equal(nodes[0].registry.get("g")!.stats().localLoads, 0);
+      assert.equal(nodes[0].registry.get("g")!.stats().localLoadErrs, 2, "both reached our node");
+    } finally {
+      peer.close();
     }
   },
 });

@@ -23,6 +23,18 @@ export { type Deadline, deadline, deadlineOf, deadlineSignal } from "./deadline.
 export { GrpcPeer, type GrpcPeerOptions, NODE_CHANNEL_OPTIONS } from "./peer.ts";
 export { GrpcPeerPicker, type GrpcPeerPickerOptions } from "./peer_picker.ts";
 export {
+  callSeedGet,
+  type MemberProtocol,
+  MemberProtocols,
+  type MemberProtocolsOptions,
+  probeMember,
+  PROTOCOL_METADATA_KEY,
+  PROTOCOLS_OPTION,
+  refusedMethod,
+  seedError,
+  unsupportedWrite,
+} from "./protocols.ts";
+export {
   addCacheServices,
   type CacheServiceOptions,
   type CacheServices,

@@ -5,11 +5,19 @@
  */
 
 import * as grpc from "@grpc/grpc-js";
+import { UnsupportedError } from "../errors.ts";
 import type { PeerCallOptions, PeerGetter, PeerRequest, PeerValue } from "../peers.ts";
 import { deadlineOf } from "./deadline.ts";
+import {
+  callSeedGet,
+  MemberProtocols,
+  refusedMethod,
+  seedError,
+  unsupportedWrite,
+} from "./protocols.ts";
 import { MAX_MESSAGE_BYTES } from "./server.ts";
 import { fromServiceError } from "./status.ts";
-import { CacheClient, type GetResponse, type StatsResponse } from "./_proto.ts";
+import { CacheClient, type GetResponse, type SeedResponse, type StatsResponse } from "./_proto.ts";
 
 /** Options for {@linkcode GrpcPeer}. */
 export interface GrpcPeerOptions {
@@ -17,6 +25,8 @@ export interface GrpcPeerOptions {
   timeout?: number;
   /** Extra grpc-js channel options. @default {{}} */
   channelOptions?: grpc.ChannelOptions;
+  /** What is known of the members' protocols, shared by a node's peers. @default {a table of its own} */
+  protocols?: MemberProtocols;
 }
 
 /** Channel options for every connection between nodes. */
@@ -33,7 +43,10 @@ export const NODE_CHANNEL_OPTIONS: grpc.ChannelOptions = {
 /**
  * One peer node, reached over gRPC: the {@linkcode PeerGetter} a
  * {@linkcode GrpcPeerPicker} hands to groups. Calls carry the caller's
- * deadline (see `deadlineSignal`), or `timeout` when it has none.
+ * deadline (see `deadlineSignal`), or `timeout` when it has none. A peer
+ * that refuses mccache's calls runs the Go original: its gets go to it as
+ * the Go original's `Get` from then on, and writes to it fail with
+ * `UnsupportedError`.
  *
  * @example Ask a node for a key
  * ```ts ignore
@@ -48,11 +61,13 @@ export class GrpcPeer implements PeerGetter {
   #addr: string;
   #client: grpc.Client;
   #timeout: number;
+  #protocols: MemberProtocols;
 
   /** Creates a client for the node at `addr` (`host:port`); it connects on first use. */
   constructor(addr: string, options: GrpcPeerOptions = {}) {
     this.#addr = addr;
     this.#timeout = options.timeout ?? 5000;
+    this.#protocols = options.protocols ?? new MemberProtocols();
     this.#client = new CacheClient(addr, grpc.credentials.createInsecure(), {
       ...NODE_CHANNEL_OPTIONS,
       ...options.channelOptions,
@@ -65,13 +80,20 @@ export class GrpcPeer implements PeerGetter {
   }
 
   /** Fetches a value; the peer serves it itself (`local`), never forwarding it. */
-  get(request: PeerRequest, options: PeerCallOptions): Promise<PeerValue> {
-    return this.#call<GetResponse>("Get", { ...request, local: true }, options)
-      .then((response) => ({
-        // Decoded bytes are a view into the received buffer: copy what the cache keeps.
-        value: new Uint8Array(response.value),
-        ttl: response.ttl_ms > 0 ? response.ttl_ms : undefined,
-      }));
+  async get(request: PeerRequest, options: PeerCallOptions): Promise<PeerValue> {
+    if (this.#speaksSeed) return await this.#seedGet(request, options);
+    let response: GetResponse;
+    try {
+      response = await this.#call<GetResponse>("Get", { ...request, local: true }, options);
+    } catch (error) {
+      if (this.#speaksSeed) return await this.#seedGet(request, options);
+      throw error;
+    }
+    return {
+      // Decoded bytes are a view into the received buffer: copy what the cache keeps.
+      value: new Uint8Array(response.value),
+      ttl: response.ttl_ms > 0 ? response.ttl_ms : undefined,
+    };
   }
 
   /** Stores a value at the peer, which owns the key. */
@@ -80,12 +102,12 @@ export class GrpcPeer implements PeerGetter {
     options: PeerCallOptions,
   ): Promise<void> {
     const message = { ...request, ttl_ms: request.ttl ?? 0, local: true };
-    await this.#call("Set", message, options);
+    await this.#write("Set", message, options);
   }
 
   /** Drops the key at the peer; with `local`, the peer passes it on to nobody. */
   async remove(request: PeerRequest & { local: boolean }, options: PeerCallOptions): Promise<void> {
-    await this.#call("Remove", request, options);
+    await this.#write("Remove", request, options);
   }
 
   /**
@@ -108,7 +130,55 @@ export class GrpcPeer implements PeerGetter {
     this.#client.close();
   }
 
+  get #speaksSeed(): boolean {
+    return this.#protocols.of(this.#addr) === "geecachepb";
+  }
+
+  async #write(method: "Set" | "Remove", request: object, options: PeerCallOptions): Promise<void> {
+    const refused = () => unsupportedWrite(this.#addr, method === "Set" ? "set" : "remove");
+    if (this.#speaksSeed) throw refused();
+    try {
+      await this.#call(method, request, options);
+    } catch (error) {
+      throw this.#speaksSeed ? refused() : error;
+    }
+  }
+
+  #seedGet(request: PeerRequest, options: PeerCallOptions): Promise<PeerValue> {
+    const seed = { group: request.group, key: request.key };
+    return this.#unary<SeedResponse>(
+      (callOptions, done) =>
+        callSeedGet(this.#client, seed, new grpc.Metadata(), callOptions, done),
+      (error) => {
+        if (!refusedMethod(error)) return seedError(error, this.#addr);
+        this.#protocols.learn(this.#addr, "none");
+        return new UnsupportedError(`${this.#addr} serves neither mccache.v1 nor geecachepb`);
+      },
+      options,
+    ).then((response) => ({ value: new Uint8Array(response.value), ttl: undefined }));
+  }
+
   #call<Res>(method: string, request: object, options: PeerCallOptions): Promise<Res> {
+    const rpc = (this.#client as unknown as Record<string, UnaryMethod<Res>>)[method];
+    return this.#unary<Res>(
+      (callOptions, done) => rpc.call(this.#client, request, callOptions, done),
+      (error) => {
+        if (!refusedMethod(error)) return fromServiceError(error, this.#addr);
+        // It lacks mccache's service: a node of the Go original.
+        this.#protocols.learn(this.#addr, "geecachepb");
+        return new UnsupportedError(`${this.#addr} does not serve mccache.v1.Cache/${method}`);
+      },
+      options,
+    );
+  }
+
+  // One unary call with the caller's deadline and cancellation; `failure`
+  // turns a failed call into the error to reject with.
+  #unary<Res>(
+    start: (options: grpc.CallOptions, done: Callback<Res>) => grpc.ClientUnaryCall,
+    failure: (error: grpc.ServiceError) => Error,
+    options: PeerCallOptions = {},
+  ): Promise<Res> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const deadline = deadlineOf(signal) ?? Date.now() + this.#timeout;
@@ -117,10 +187,9 @@ export class GrpcPeer implements PeerGetter {
         call.cancel();
         reject(signal!.reason);
       };
-      const rpc = (this.#client as unknown as Record<string, UnaryMethod<Res>>)[method];
-      const call = rpc.call(this.#client, request, { deadline }, (error, response) => {
+      const call = start({ deadline }, (error, response) => {
         signal?.removeEventListener("abort", onAbort);
-        if (error) reject(fromServiceError(error, this.#addr));
+        if (error) reject(failure(error));
         else resolve(response!);
       });
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -128,8 +197,10 @@ export class GrpcPeer implements PeerGetter {
   }
 }
 
+type Callback<Res> = (error: grpc.ServiceError | null, response?: Res) => void;
+
 type UnaryMethod<Res> = (
   request: object,
   options: grpc.CallOptions,
-  callback: (error: grpc.ServiceError | null, response?: Res) => void,
+  callback: Callback<Res>,
 ) => grpc.ClientUnaryCall;

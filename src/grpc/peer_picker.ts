@@ -8,6 +8,7 @@
 import { HashRing, type HashRingOptions } from "../hash_ring.ts";
 import type { PeerGetter, PeerPicker } from "../peers.ts";
 import { GrpcPeer, type GrpcPeerOptions } from "./peer.ts";
+import { MemberProtocols } from "./protocols.ts";
 
 /** Options for {@linkcode GrpcPeerPicker}. */
 export interface GrpcPeerPickerOptions extends GrpcPeerOptions {
@@ -41,12 +42,19 @@ export class GrpcPeerPicker implements PeerPicker {
   #self: string;
   #options: GrpcPeerPickerOptions;
   #snapshot: Snapshot;
+  #protocols: MemberProtocols;
 
   /** Creates a picker for the node at `self`, alone until members are set. */
   constructor(self: string, options: GrpcPeerPickerOptions = {}) {
     this.#self = self;
-    this.#options = options;
+    this.#protocols = options.protocols ?? new MemberProtocols();
+    this.#options = { ...options, protocols: this.#protocols };
     this.#snapshot = { ring: new HashRing(options.ring), peers: new Map(), others: [] };
+  }
+
+  /** What this node learned of its peers' protocols. */
+  get protocols(): MemberProtocols {
+    return this.#protocols;
   }
 
   /** The members of the current ring, sorted. */
@@ -56,14 +64,19 @@ export class GrpcPeerPicker implements PeerPicker {
 
   /**
    * Replaces the membership. Connections to nodes that stay are kept; nodes
-   * that left are disconnected.
+   * that left are disconnected. `registrationOf` names each member's
+   * registration: what was learned of a member's protocol is forgotten when
+   * it registers again.
    *
    * @example
    * ```ts ignore
    * picker.setMembers(["127.0.0.1:8001", "127.0.0.1:8002"]);
    * ```
    */
-  setMembers(members: Iterable<string>): void {
+  setMembers(
+    members: Iterable<string>,
+    registrationOf?: (member: string) => string | undefined,
+  ): void {
     const old = this.#snapshot;
     const ring = new HashRing(this.#options.ring);
     const peers = new Map<string, GrpcPeer>();
@@ -73,6 +86,7 @@ export class GrpcPeerPicker implements PeerPicker {
       peers.set(member, old.peers.get(member) ?? new GrpcPeer(member, this.#options));
     }
     this.#snapshot = { ring, peers, others: [...peers.values()] };
+    this.#protocols.sync([...peers.keys()], registrationOf);
     for (const [addr, peer] of old.peers) if (!peers.has(addr)) peer.close();
   }
 
@@ -83,9 +97,13 @@ export class GrpcPeerPicker implements PeerPicker {
     return owner === undefined ? undefined : peers.get(owner);
   }
 
-  /** Returns every node of the ring but this one. */
+  /**
+   * Returns every node of the ring but this one, to tell of writes: but
+   * those of the Go original, which cannot drop keys.
+   */
   peers(): readonly PeerGetter[] {
-    return this.#snapshot.others;
+    const protocols = this.#protocols;
+    return this.#snapshot.others.filter((peer) => protocols.speaksMccache(peer.addr));
   }
 
   /** Disconnects from every peer. */

@@ -19,6 +19,12 @@ export interface MemberSource {
   readonly members: readonly string[];
   /** Calls `listener` after each change; returns a function that unsubscribes. */
   subscribe(listener: () => void): () => void;
+  /**
+   * Names a member's current registration (e.g. its etcd lease), which
+   * changes when it registers again, as a restarted node does.
+   * @default {undefined (every member registered once)}
+   */
+  registrationOf?(member: string): string | undefined;
 }
 
 /** Channel option carrying the {@linkcode MemberSource} of an `etcd:///` target. */

@@ -12,6 +12,7 @@ import {
   NotFoundError,
   PeerError,
   UnknownGroupError,
+  UnsupportedError,
 } from "../errors.ts";
 
 /** The trailing metadata key that names the error class of a failed call. */
@@ -41,15 +42,16 @@ const REBUILD: Record<string, (message: string) => Error> = {
   NotFoundError: (message) => new NotFoundError(message),
   InvalidKeyError: (message) => new InvalidKeyError(message),
   UnknownGroupError: (message) => Object.assign(new UnknownGroupError(""), { message }),
+  UnsupportedError: (message) => new UnsupportedError(message),
   TimeoutError: (message) => new DOMException(message, "TimeoutError"),
 };
 
 /**
  * Turns a failed call into the error the server threw: `NotFoundError`,
- * `InvalidKeyError`, `UnknownGroupError`, a `TimeoutError` for a passed
- * deadline, or an `Error` with the server's message when its load failed.
- * Anything else, the transport failing included, is a `PeerError` naming
- * `peer`, with the gRPC error as its cause.
+ * `InvalidKeyError`, `UnknownGroupError`, `UnsupportedError`, a
+ * `TimeoutError` for a passed deadline, or an `Error` with the server's
+ * message when its load failed. Anything else, the transport failing
+ * included, is a `PeerError` naming `peer`, with the gRPC error as its cause.
  *
  * @example
  * ```ts

@@ -121,7 +121,8 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     if (options.peers) {
       picker.setMembers([...options.peers, addr]);
     } else {
-      etcd = await joinEtcd(addr, picker, options.etcd ?? {}, logger, cleanups);
+      const seedRing = options.ring?.compat === "seed";
+      etcd = await joinEtcd(addr, picker, { ...options.etcd, seedRing }, logger, cleanups);
     }
   } catch (error) {
     await cleanup();
@@ -168,10 +169,11 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
 async function joinEtcd(
   addr: string,
   picker: GrpcPeerPicker,
-  options: NodeEtcdOptions,
+  options: NodeEtcdOptions & { seedRing: boolean },
   logger: Logger,
   cleanups: (() => Promise<void> | void)[],
 ): Promise<{ registrar: EtcdRegistrar; leave: () => Promise<void> }> {
+  const { seedRing } = options;
   const timeout = options.timeout ?? 5000;
   const client: Etcd3 = createEtcdClient({
     endpoints: options.endpoints,
@@ -183,9 +185,11 @@ async function joinEtcd(
   const discovery = new EtcdDiscovery(client, {
     prefix,
     logger,
-    onChange: (members) => picker.setMembers(members),
+    seedRing,
+    onChange: (members) => picker.setMembers(members, registrationOf),
   });
-  picker.setMembers(await discovery.start({ timeout }));
+  const registrationOf = (member: string) => discovery.registrationOf(member);
+  picker.setMembers(await discovery.start({ timeout }), registrationOf);
   cleanups.push(() => discovery.stop());
   const registrar = new EtcdRegistrar(client, addr, { prefix, leaseTtl: options.leaseTtl, logger });
   const leave = once(() => registrar.stop());
