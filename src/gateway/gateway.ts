@@ -16,7 +16,7 @@ import type { NodeEtcdOptions } from "../node/node.ts";
 import { parseHostPort } from "../node/addr.ts";
 import { createGatewayHandler, type GatewayHandlerOptions } from "./handler.ts";
 import { GatewayMetrics } from "./metrics.ts";
-import { GrpcUpstream } from "./upstream.ts";
+import { GrpcUpstream } from "./grpc_upstream.ts";
 
 /** Options for {@linkcode startGateway}. */
 export interface GatewayOptions

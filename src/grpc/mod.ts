@@ -41,7 +41,13 @@ export {
   MAX_MESSAGE_BYTES,
 } from "./server.ts";
 export { NODE_METADATA_KEY } from "./_get_stream.ts";
-export { ERROR_METADATA_KEY, errorFromStatus, fromServiceError, toServiceError } from "./status.ts";
+export {
+  brokenConnection,
+  ERROR_METADATA_KEY,
+  errorFromStatus,
+  fromServiceError,
+  toServiceError,
+} from "./status.ts";
 export type { GroupStatsMessage, StatsResponse } from "./_proto.ts";
 export {
   ATTEMPT_METADATA_KEY,

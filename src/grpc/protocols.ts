@@ -11,6 +11,7 @@
 
 import * as grpc from "@grpc/grpc-js";
 import { UnsupportedError } from "../errors.ts";
+import type { HashRing } from "../hash_ring.ts";
 import { ERROR_METADATA_KEY, fromServiceError } from "./status.ts";
 import { CacheClient, GeeCacheClient, type SeedRequest, type SeedResponse } from "./_proto.ts";
 
@@ -123,6 +124,20 @@ export class MemberProtocols {
   /** Whether `member`'s connection is up, as the balancer last reported. */
   connected(member: string): boolean {
     return this.#connected.has(member);
+  }
+
+  /**
+   * The protocol a get of `key` goes in: that of the first member from the
+   * key's owner (`ring.get(key)`) on that is connected and serves. The balancer places the
+   * call on the same member: the owner, unless it is down or refuses.
+   */
+  protocolFor(ring: HashRing, key: string, owner: string): MemberProtocol | undefined {
+    const protocol = this.#known.get(owner);
+    if (protocol !== "none" && this.#connected.has(owner)) return protocol;
+    const serves = (member: string) =>
+      this.#connected.has(member) && this.#known.get(member) !== "none";
+    const [next] = ring.walk(ring.hashKey(key), 1, serves);
+    return next === undefined ? protocol : this.#known.get(next);
   }
 
   /** Takes the members whose connections are up; the balancer reports them. */

@@ -38,6 +38,23 @@ export function toServiceError(error: unknown): Partial<grpc.StatusObject> {
   return { code: errorStatus(error).grpc, details: message, metadata };
 }
 
+/**
+ * Whether a call failed because its connection broke: a killed node gives
+ * UNAVAILABLE, a reset stream INTERNAL. Such a call is safe to send again,
+ * to another member.
+ *
+ * @example
+ * ```ts
+ * import { brokenConnection } from "@mccache/core/grpc";
+ * import assert from "node:assert/strict";
+ *
+ * assert(brokenConnection(14) && !brokenConnection(5));
+ * ```
+ */
+export function brokenConnection(code: number): boolean {
+  return code === grpc.status.UNAVAILABLE || code === grpc.status.INTERNAL;
+}
+
 const REBUILD: Record<string, (message: string) => Error> = {
   NotFoundError: (message) => new NotFoundError(message),
   InvalidKeyError: (message) => new InvalidKeyError(message),

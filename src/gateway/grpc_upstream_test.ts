@@ -9,7 +9,8 @@ import { HashRing } from "../hash_ring.ts";
 import { freePort } from "../../tests/_ports.ts";
 import { waitFor } from "../../tests/_wait.ts";
 import { NotFoundError, UnsupportedError } from "../errors.ts";
-import { GrpcUpstream, type UpstreamValue } from "./upstream.ts";
+import { GrpcUpstream } from "./grpc_upstream.ts";
+import type { UpstreamValue } from "./upstream.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 
@@ -375,5 +376,36 @@ Deno.test({
     } finally {
       upstream.close();
     }
+  },
+});
+
+Deno.test({
+  name: "Keys whose owner refuses every call are served by the next member, in its protocol",
+  ...sanitizers,
+  async fn() {
+    const refusing = new grpc.Server(); // no services: UNIMPLEMENTED for everything
+    const refusingAddr = await listenOnLoopback(refusing);
+    await using go = await startSeedOnlyNode();
+    await using nodes = await cluster(1);
+    const keys = Array.from({ length: 60 }, (_, i) => `k${i}`);
+    const deadline = Date.now() + 5000;
+    for (const members of [[refusingAddr, nodes[0].addr], [refusingAddr, go.addr]]) {
+      const upstream = new GrpcUpstream({ members });
+      const ring = new HashRing();
+      ring.add(...members);
+      const theirs = keys.filter((k) => ring.get(k) === refusingAddr);
+      try {
+        await waitFor(() => upstream.protocols.of(refusingAddr) === "none", "the probe found it");
+        const values = await Promise.all(theirs.map((key) => upstream.get("g", key, { deadline })));
+        assert.ok(theirs.length > 0);
+        values.forEach(({ value, node }, i) => {
+          assert.equal(new TextDecoder().decode(value), `value of ${theirs[i]}`);
+          assert.equal(node, members[1]);
+        });
+      } finally {
+        upstream.close();
+      }
+    }
+    refusing.forceShutdown();
   },
 });
