@@ -32,10 +32,11 @@ export class Process implements AsyncDisposable {
   #child: Deno.ChildProcess;
   #stdout = "";
 
-  constructor(script: string, args: string[], extraPermissions: string[] = []) {
+  /** Runs `script` of the checkout at `root` (this one unless given). */
+  constructor(script: string, args: string[], extraPermissions: string[] = [], root = ROOT) {
     this.#child = new Deno.Command("deno", {
       args: ["run", ...PERMISSIONS, ...extraPermissions, script, ...args],
-      cwd: ROOT,
+      cwd: root,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
