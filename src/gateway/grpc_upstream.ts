@@ -331,7 +331,7 @@ export class GrpcUpstream implements Upstream {
     if (refusedMethod(error as grpc.ServiceError) && this.#ring.has(member)) {
       // A member of the Go original (unless it refused that too): from now on
       // its keys go to it as its Get, and mccache's calls skip it.
-      if (this.#protocols.of(member) !== "none") this.#protocols.learn(member, "geecachepb");
+      this.#protocols.learn(member, "geecachepb");
       for (const waiter of unanswered) this.#redirect(waiter, error, member);
       return;
     }

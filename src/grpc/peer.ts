@@ -5,7 +5,7 @@
  */
 
 import * as grpc from "@grpc/grpc-js";
-import { UnsupportedError } from "../errors.ts";
+import { PeerError, UnsupportedError } from "../errors.ts";
 import type { PeerCallOptions, PeerGetter, PeerRequest, PeerValue } from "../peers.ts";
 import { deadlineOf } from "./deadline.ts";
 import {
@@ -81,6 +81,10 @@ export class GrpcPeer implements PeerGetter {
 
   /** Fetches a value; the peer serves it itself (`local`), never forwarding it. */
   async get(request: PeerRequest, options: PeerCallOptions): Promise<PeerValue> {
+    if (this.#protocols.of(this.#addr) === "none") {
+      // Until it registers again: the group loads the key itself.
+      throw new PeerError(`${this.#addr} serves neither mccache.v1 nor geecachepb`);
+    }
     if (this.#speaksSeed) return await this.#seedGet(request, options);
     let response: GetResponse;
     try {

@@ -39,8 +39,9 @@ export const PROTOCOL_METADATA_KEY = "mccache-protocol";
 export interface MemberProtocolsOptions {
   /**
    * Asks a connected member whose protocol is not known yet which one it
-   * speaks; `undefined` when it could not tell (it asks again when the member
-   * is next reported connected). Without it, protocols are learned from calls alone.
+   * speaks; `undefined` when it could not tell (it is asked again the next
+   * time connections are reported). Without it, protocols are learned from
+   * calls alone.
    * @default {undefined}
    */
   probe?: (member: string) => Promise<MemberProtocol | undefined>;
@@ -90,7 +91,9 @@ export class MemberProtocols {
 
   /** Records what `member` was seen to speak. */
   learn(member: string, protocol: MemberProtocol): void {
-    if (this.#known.get(member) === protocol) return;
+    const known = this.#known.get(member);
+    // Refusing mccache's calls tells nothing new of a member that refused both.
+    if (known === protocol || (known === "none" && protocol === "geecachepb")) return;
     this.#known.set(member, protocol);
     this.#changed();
   }

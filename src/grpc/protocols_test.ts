@@ -40,6 +40,11 @@ Deno.test("MemberProtocols forgets a member's protocol when it leaves or registe
   assert.equal(protocols.of("b"), "geecachepb");
   protocols.sync(["a"], (m) => leases.get(m)); // b left
   assert.equal(protocols.of("b"), undefined);
+  protocols.learn("a", "none");
+  protocols.learn("a", "geecachepb"); // a refusal of mccache's calls again: nothing new
+  assert.equal(protocols.of("a"), "none");
+  protocols.learn("a", "mccache.v1"); // but a node that named itself is one of ours
+  assert.equal(protocols.of("a"), "mccache.v1");
 });
 
 Deno.test("MemberProtocols probes each connected member once, and serves once one answers", async () => {
