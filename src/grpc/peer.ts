@@ -25,7 +25,10 @@ export interface GrpcPeerOptions {
   timeout?: number;
   /** Extra grpc-js channel options. @default {{}} */
   channelOptions?: grpc.ChannelOptions;
-  /** What is known of the members' protocols, shared by a node's peers. @default {a table of its own} */
+  /**
+   * What is known of the members' protocols, shared by a node's peers.
+   * @default {a table of its own}
+   */
   protocols?: MemberProtocols;
 }
 
