@@ -4,6 +4,8 @@
 // Needs --allow-run=etcd --allow-net=127.0.0.1 --allow-write=/tmp. The log is
 // never read back (that would need read access to /tmp): the last few KiB of
 // etcd's output are kept in memory for error messages instead.
+import { Buffer } from "node:buffer";
+import { Etcd3 } from "etcd3";
 import { freePort } from "./_ports.ts";
 
 /** How long etcd may take to answer `/health` after it was spawned. */
@@ -17,6 +19,8 @@ const TAIL_BYTES = 4096;
 export interface EtcdProcess extends AsyncDisposable {
   /** Where clients connect: `"127.0.0.1:<port>"`. */
   readonly endpoint: string;
+  /** The endpoint with its scheme: `"http://..."`, or `"https://..."` with TLS. */
+  readonly url: string;
   /** The temp dir holding `data/` and `etcd.log`; removed by `close()`. */
   readonly dir: string;
   /** Stops etcd with SIGTERM and waits for it to exit; the data dir stays. */
@@ -46,10 +50,10 @@ export interface EtcdProcess extends AsyncDisposable {
  * console.log(etcd.endpoint); // "127.0.0.1:41234"
  * ```
  */
-export async function startEtcd(): Promise<EtcdProcess> {
+export async function startEtcd(options: { tls?: EtcdTls } = {}): Promise<EtcdProcess> {
   for (let attempt = 1;; attempt++) {
     const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "mccache-etcd-" });
-    const etcd = new EtcdServer(dir, freePort(), freePort());
+    const etcd = new EtcdServer(dir, freePort(), freePort(), options.tls);
     try {
       await etcd.start();
       return etcd;
@@ -59,6 +63,14 @@ export async function startEtcd(): Promise<EtcdProcess> {
       if (!portTaken || attempt === 3) throw error;
     }
   }
+}
+
+/** Files for an etcd that serves TLS (and, with `clientCertAuth`, wants client certificates). */
+export interface EtcdTls {
+  cert: string;
+  key: string;
+  ca: string;
+  clientCertAuth?: boolean;
 }
 
 /** A log line as {@linkcode recordingLogger} keeps it. */
@@ -98,7 +110,10 @@ export function recordingLogger(print = false): {
 
 class EtcdServer implements EtcdProcess {
   readonly endpoint: string;
+  readonly url: string;
   readonly dir: string;
+  #tls: EtcdTls | undefined;
+  #health: Deno.HttpClient | undefined;
   #clientPort: number;
   #peerPort: number;
   #child?: Deno.ChildProcess;
@@ -107,11 +122,20 @@ class EtcdServer implements EtcdProcess {
   #tail = new OutputTail(TAIL_BYTES);
   #closed = false;
 
-  constructor(dir: string, clientPort: number, peerPort: number) {
+  constructor(dir: string, clientPort: number, peerPort: number, tls?: EtcdTls) {
     this.dir = dir;
     this.#clientPort = clientPort;
     this.#peerPort = peerPort;
+    this.#tls = tls;
     this.endpoint = `127.0.0.1:${clientPort}`;
+    this.url = `${tls ? "https" : "http"}://${this.endpoint}`;
+    if (tls) {
+      const read = (path: string) => Deno.readTextFileSync(path);
+      this.#health = Deno.createHttpClient({
+        caCerts: [read(tls.ca)],
+        ...(tls.clientCertAuth ? { cert: read(tls.cert), key: read(tls.key) } : {}),
+      });
+    }
   }
 
   async start(): Promise<void> {
@@ -143,7 +167,15 @@ class EtcdServer implements EtcdProcess {
   }
 
   #args(): string[] {
-    const client = `http://127.0.0.1:${this.#clientPort}`;
+    const client = this.url;
+    const tls = this.#tls;
+    const tlsArgs = tls
+      ? [
+        ["--cert-file", tls.cert],
+        ["--key-file", tls.key],
+        ...(tls.clientCertAuth ? [["--client-cert-auth"], ["--trusted-ca-file", tls.ca]] : []),
+      ]
+      : [];
     const peer = `http://127.0.0.1:${this.#peerPort}`;
     return [
       ["--name", "default"],
@@ -160,6 +192,7 @@ class EtcdServer implements EtcdProcess {
       // instead of ~1 s.
       ["--heartbeat-interval", "10"],
       ["--election-timeout", "100"],
+      ...tlsArgs,
     ].flat();
   }
 
@@ -170,8 +203,9 @@ class EtcdServer implements EtcdProcess {
     let last = "no answer";
     while (this.#exited === undefined && Date.now() < deadline) {
       try {
-        const response = await fetch(`http://${this.endpoint}/health`, {
+        const response = await fetch(`${this.url}/health`, {
           signal: AbortSignal.timeout(500),
+          client: this.#health,
         });
         const body = await response.text();
         if (JSON.parse(body).health === "true") return;
@@ -234,6 +268,7 @@ class EtcdServer implements EtcdProcess {
     if (this.#closed) return;
     this.#closed = true;
     await this.stop();
+    this.#health?.close();
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 
@@ -291,4 +326,36 @@ function concat(chunks: Uint8Array[]): Uint8Array {
     offset += chunk.length;
   }
   return out;
+}
+
+/**
+ * Turns authentication on in `etcd`: a user "root" (etcd's superuser) with
+ * `password`. Clients then need the user and password.
+ */
+export async function enableEtcdAuth(
+  etcd: EtcdProcess,
+  password: string,
+  tls?: EtcdTls,
+): Promise<void> {
+  const read = (path: string) => Buffer.from(Deno.readFileSync(path));
+  const client = new Etcd3({
+    // Deno checks TLS certificates for DNS names only.
+    hosts: tls ? etcd.url.replace("127.0.0.1", "localhost") : etcd.url,
+    ...(tls
+      ? {
+        credentials: {
+          rootCertificate: read(tls.ca),
+          ...(tls.clientCertAuth ? { privateKey: read(tls.key), certChain: read(tls.cert) } : {}),
+        },
+      }
+      : {}),
+  });
+  try {
+    await client.role("root").create();
+    await client.user("root").create(password);
+    await client.user("root").addRole("root");
+    await client.auth.authEnable();
+  } finally {
+    client.close();
+  }
 }

@@ -66,3 +66,39 @@ export function errorText(error: unknown): string {
 export function moreTelling(previous: unknown, next: unknown): unknown {
   return isBrokenCircuitError(next) && previous !== undefined ? previous : next;
 }
+
+/**
+ * What etcd's refusal of a client's credentials means, as an error that
+ * retrying cannot mend (named `EtcdCredentialsError`), or `undefined` when
+ * `error` is no such refusal. etcd answers a client without a user, when
+ * authentication is on, with "user name is empty".
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { refusedCredentials } from "./_util.ts";
+ *
+ * const error = new Error("3 INVALID_ARGUMENT: etcdserver: user name is empty");
+ * assert.match(refusedCredentials(error)!.message, /requires a user name and password/);
+ * assert.equal(refusedCredentials(new Error("connect ECONNREFUSED")), undefined);
+ * ```
+ */
+export function refusedCredentials(error: unknown): Error | undefined {
+  const text = errorText(error);
+  const why = /user name is empty/.test(text)
+    ? "etcd requires a user name and password, and none was given"
+    : /authentication failed|invalid user ID or password/.test(text)
+    ? "etcd refused the user name or password"
+    : /permission denied/.test(text)
+    ? "etcd denied this user access to the key prefix"
+    : undefined;
+  if (why === undefined) return undefined;
+  return Object.assign(new Error(why, { cause: error }), { name: "EtcdCredentialsError" });
+}
+
+/** The one-line reason a start failed: what etcd said, or that time ran out. */
+export function startFailure(what: string, error: unknown, timeout: number): Error {
+  const name = (error as { name?: unknown } | null)?.name;
+  if (name === "EtcdCredentialsError") return new Error(`${what}: ${errorText(error)}`);
+  return new Error(`${what} within ${timeout} ms: ${errorText(error)}`);
+}

@@ -13,15 +13,19 @@ import {
   type IBackoff,
   retry,
 } from "cockatiel";
+import { Buffer } from "node:buffer";
 import { Etcd3, GRPCDeadlineExceededError, isRecoverableError } from "etcd3";
 
 /** Options for {@linkcode createEtcdClient}. */
 export interface EtcdClientOptions {
   /**
-   * The etcd members to talk to, each `"host:port"` or `"http://host:port"`.
+   * The etcd members to talk to, each `"host:port"`, `"http://host:port"`
+   * or, for TLS, `"https://host:port"` (all of one kind).
    * @default {["127.0.0.1:2379"]}
    */
   endpoints?: string[];
+  /** TLS for `https://` endpoints. @default {undefined (the system's CAs, no client certificate)} */
+  tls?: EtcdTlsOptions;
   /** User name for etcd's password authentication; needs `password`. @default {undefined (no auth)} */
   username?: string;
   /** Password for `username`. @default {undefined} */
@@ -34,8 +38,19 @@ export interface EtcdClientOptions {
   callTimeout?: number;
 }
 
+/** TLS for talking to etcd. */
+export interface EtcdTlsOptions {
+  /** The CA that signed etcd's certificate (PEM). @default {undefined (the system's)} */
+  ca?: Uint8Array;
+  /** A client certificate (PEM), for an etcd with `--client-cert-auth`; needs `key`. @default {undefined} */
+  cert?: Uint8Array;
+  /** The client certificate's private key (PEM). @default {undefined} */
+  key?: Uint8Array;
+}
+
 const DEFAULT_ENDPOINTS: readonly string[] = ["127.0.0.1:2379"];
-const ENDPOINT = /^(?:http:\/\/)?(?:\[[0-9a-fA-F:.]+\]|[^\s/:,[\]]+):(\d{1,5})$/;
+const ENDPOINT = /^(?:https?:\/\/)?(?:\[[0-9a-fA-F:.]+\]|[^\s/:,[\]]+):(\d{1,5})$/;
+const IP_HOST = /^(?:https?:\/\/)?(?:\[[0-9a-fA-F:.]+\]|\d{1,3}(?:\.\d{1,3}){3}):/;
 
 // What the registrar and the discovery need to know about a client they did
 // not create, for their error messages and their own deadlines.
@@ -66,8 +81,11 @@ export function createEtcdClient(options: EtcdClientOptions = {}): Etcd3 {
   const callTimeout = options.callTimeout ?? 2000;
   const { username, password } = options;
   checkClientOptions(endpoints, callTimeout, username, password);
+  checkTls(endpoints, options.tls);
+  const tls = options.tls;
   const client = new Etcd3({
     hosts: endpoints,
+    ...(tls?.ca || tls?.cert ? { credentials: etcdCredentials(tls) } : {}),
     ...(username !== undefined && password !== undefined ? { auth: { username, password } } : {}),
     // A factory, so each call gets a deadline counted from when it is made.
     defaultCallOptions: (context) => context.isStream ? {} : { deadline: Date.now() + callTimeout },
@@ -114,6 +132,40 @@ function checkClientOptions(
   }
 }
 
+function etcdCredentials(tls: EtcdTlsOptions) {
+  // etcd3's type asks for a CA; without one grpc-js uses the system's.
+  const buffer = (pem: Uint8Array | undefined) => pem && Buffer.from(pem);
+  return {
+    rootCertificate: buffer(tls.ca) as Buffer,
+    privateKey: buffer(tls.key),
+    certChain: buffer(tls.cert),
+  };
+}
+
+// Throws when the TLS options do not fit the endpoints.
+function checkTls(endpoints: string[], tls: EtcdTlsOptions | undefined): void {
+  const secure = endpoints.filter((e) => e.startsWith("https://")).length;
+  if (secure !== 0 && secure !== endpoints.length) {
+    throw new TypeError("Cannot create etcd client: endpoints must be all https:// or none");
+  }
+  if (secure === 0 && tls !== undefined) {
+    throw new TypeError("Cannot create etcd client: TLS options need https:// endpoints");
+  }
+  if ((tls?.cert === undefined) !== (tls?.key === undefined)) {
+    throw new TypeError(
+      "Cannot create etcd client: a client certificate needs its key, and a key its certificate",
+    );
+  }
+  // etcd3 opens its authentication channel without our channel options, so
+  // a name override would not reach it: the endpoints must name etcd.
+  const ip = endpoints.find((e) => e.startsWith("https://") && IP_HOST.test(e));
+  if (ip !== undefined) {
+    throw new TypeError(
+      `Invalid etcd endpoint "${ip}": Deno's TLS checks certificates for DNS names only: name etcd by a DNS name in its certificate`,
+    );
+  }
+}
+
 // Retrying a timeout would give a hung etcd a second full callTimeout.
 function isRetryable(error: Error): boolean {
   return isRecoverableError(error) && !(error instanceof GRPCDeadlineExceededError);
@@ -121,7 +173,8 @@ function isRetryable(error: Error): boolean {
 
 /**
  * Parses a comma-separated list of etcd endpoints (`host:port[,host:port]`,
- * each optionally prefixed with `http://`), as a `--etcd` flag takes it.
+ * each optionally prefixed with `http://` or `https://`), as a `--etcd` flag
+ * takes it.
  * Throws a `TypeError` with a one-line message naming the first bad entry.
  *
  * @example Parse a flag value

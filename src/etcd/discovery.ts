@@ -8,7 +8,7 @@
 import type { Etcd3, IKeyValue, Watcher } from "etcd3";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { callDeadline, describeEtcd } from "./client.ts";
-import { delay, errorText, moreTelling } from "./_util.ts";
+import { delay, errorText, moreTelling, refusedCredentials, startFailure } from "./_util.ts";
 
 /** Options for {@linkcode EtcdDiscovery}. */
 export interface EtcdDiscoveryOptions {
@@ -152,10 +152,10 @@ export class EtcdDiscovery {
     } catch (error) {
       await this.#dropWatcher();
       if (this.#state === "starting") this.#state = "idle";
-      throw new Error(
-        `Cannot discover members in ${describeEtcd(this.#client)} within ${timeout} ms: ${
-          errorText(error)
-        }`,
+      throw startFailure(
+        `Cannot discover members in ${describeEtcd(this.#client)}`,
+        error,
+        timeout,
       );
     } finally {
       this.#resyncing = undefined;
@@ -189,6 +189,9 @@ export class EtcdDiscovery {
       } catch (error) {
         failure = moreTelling(failure, error);
         void this.#dropWatcher();
+        // Retrying the same credentials cannot succeed.
+        const refused = refusedCredentials(error);
+        if (refused) throw refused;
       }
       const left = notAfter - Date.now();
       if (signal.aborted || left <= 0) throw failure;

@@ -8,7 +8,7 @@
 import { type Etcd3, EtcdLeaseInvalidError, type Lease } from "etcd3";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { callDeadline, describeEtcd } from "./client.ts";
-import { delay, errorText, moreTelling } from "./_util.ts";
+import { delay, errorText, moreTelling, refusedCredentials, startFailure } from "./_util.ts";
 
 /** Options for {@linkcode EtcdRegistrar}. */
 export interface EtcdRegistrarOptions {
@@ -146,11 +146,7 @@ export class EtcdRegistrar {
       await registering;
     } catch (error) {
       if (this.#state === "starting") this.#state = "idle";
-      throw new Error(
-        `Cannot register in ${describeEtcd(this.#client)} within ${timeout} ms: ${
-          errorText(error)
-        }`,
-      );
+      throw startFailure(`Cannot register in ${describeEtcd(this.#client)}`, error, timeout);
     }
   }
 
@@ -190,6 +186,9 @@ export class EtcdRegistrar {
         throw new Error("stopped before the registration completed");
       } catch (error) {
         failure = moreTelling(failure, error);
+        // Retrying the same credentials cannot succeed.
+        const refused = refusedCredentials(error);
+        if (refused) throw refused;
       }
       const left = notAfter - Date.now();
       if (signal.aborted || left <= 0) throw failure;

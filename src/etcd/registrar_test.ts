@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Etcd3 } from "etcd3";
-import { recordingLogger, startEtcd } from "../../tests/_etcd.ts";
+import { enableEtcdAuth, recordingLogger, startEtcd } from "../../tests/_etcd.ts";
+import { makeCerts } from "../../tests/_certs.ts";
 import { waitFor } from "../../tests/_wait.ts";
 import { freePort } from "../../tests/_ports.ts";
 import { createEtcdClient } from "./client.ts";
@@ -223,6 +224,64 @@ Deno.test({
           await registrar.stop();
           client.close();
           await server.close();
+        }
+      });
+    }
+  },
+});
+
+Deno.test({
+  name: "Against etcd with authentication, the right user and password register and discover; " +
+    "a wrong or missing one fails at once, in one line that says so",
+  ...GRPC_LEAKS,
+  async fn(t) {
+    for (const secure of [false, true]) {
+      await t.step(secure ? "over TLS with a client certificate" : "in plaintext", async () => {
+        await using certs = await makeCerts();
+        const etcdTls = secure ? { ...certs.etcd, ca: certs.ca, clientCertAuth: true } : undefined;
+        await using etcd = await startEtcd({ tls: etcdTls });
+        await enableEtcdAuth(etcd, "s3cret", etcdTls);
+        // Deno's TLS checks certificates for DNS names: name etcd "localhost".
+        const endpoints = [secure ? etcd.url.replace("127.0.0.1", "localhost") : etcd.url];
+        const tls = secure
+          ? {
+            ca: certs.read(certs.ca),
+            cert: certs.read(certs.client.cert),
+            key: certs.read(certs.client.key),
+          }
+          : undefined;
+        const client = (username?: string, password?: string) =>
+          createEtcdClient({ endpoints, username, password, tls });
+
+        const good = client("root", "s3cret");
+        const registrar = new EtcdRegistrar(good, "127.0.0.1:8001");
+        const discovery = new EtcdDiscovery(good);
+        try {
+          await registrar.start({ timeout: 5000 });
+          assert.deepEqual(await discovery.start({ timeout: 5000 }), ["127.0.0.1:8001"]);
+        } finally {
+          await discovery.stop();
+          await registrar.stop();
+          good.close();
+        }
+        const cases: [string, string | undefined, string | undefined, RegExp][] = [
+          ["a wrong password", "root", "wrong", /etcd refused the user name or password$/],
+          ["an unknown user", "nobody", "s3cret", /etcd refused the user name or password$/],
+          ["no credentials", undefined, undefined, /etcd (requires a user name|denied this user)/],
+        ];
+        for (const [name, username, password, expected] of cases) {
+          const bad = client(username, password);
+          try {
+            // A timeout far longer than the test waits: the refusal is not retried.
+            const started = new EtcdRegistrar(bad, "127.0.0.1:8002").start({ timeout: 60_000 });
+            const error = await started.then(() => undefined, (error: Error) => error);
+            assert.ok(error, name);
+            assert.match(error.message, expected, name);
+            assert.match(error.message, /^Cannot register in etcd at /, name);
+            assert.doesNotMatch(error.message, /\n/);
+          } finally {
+            bad.close();
+          }
         }
       });
     }

@@ -11,6 +11,7 @@ import type { HashRingOptions } from "../hash_ring.ts";
 import { createEtcdClient } from "../etcd/client.ts";
 import { EtcdDiscovery } from "../etcd/discovery.ts";
 import type { MemberSource } from "../grpc/resolver.ts";
+import type { TlsOptions } from "../grpc/tls.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import type { NodeEtcdOptions } from "../node/node.ts";
 import { parseHostPort } from "../node/addr.ts";
@@ -29,6 +30,8 @@ export interface GatewayOptions
   etcd?: Omit<NodeEtcdOptions, "leaseTtl">;
   /** Key placement; must match the nodes'. @default {{}} */
   ring?: HashRingOptions;
+  /** Mutual TLS with the nodes. @default {undefined (plaintext)} */
+  tls?: TlsOptions;
   /** Lifecycle log lines. @default {silentLogger} */
   logger?: Logger;
 }
@@ -74,13 +77,19 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     };
     const metrics = new GatewayMetrics(source);
     const onDropFailed = () => metrics.dropFailed();
-    const upstream = new GrpcUpstream({ members, ring: options.ring, onDropFailed });
+    const upstream = new GrpcUpstream({
+      members,
+      ring: options.ring,
+      tls: options.tls,
+      onDropFailed,
+    });
     cleanups.push(() => upstream.close());
     const handler = createGatewayHandler({ ...options, upstream, metrics });
     const server = listen(hostname, port, handler);
     cleanups.push(() => server.shutdown());
     const addr = `${server.addr.hostname}:${server.addr.port}`;
-    logger.info("gateway started", { addr, members: upstream.members.length });
+    const tls = options.tls !== undefined;
+    logger.info("gateway started", { addr, members: upstream.members.length, tls });
     const stop = once(async () => {
       logger.info("gateway stopping", { addr });
       await cleanup();

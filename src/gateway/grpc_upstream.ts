@@ -27,6 +27,7 @@ import {
   STATIC_SCHEME,
 } from "../grpc/resolver.ts";
 import { brokenConnection, fromServiceError } from "../grpc/status.ts";
+import { clientCredentials, type TlsOptions } from "../grpc/tls.ts";
 import { checkTtl } from "../getter.ts";
 import { MAX_VALUE_BYTES } from "../grpc/_limits.ts";
 import { CacheClient, ItemOp } from "../grpc/_proto.ts";
@@ -40,6 +41,8 @@ export interface GrpcUpstreamOptions {
   members: readonly string[] | MemberSource;
   /** Key placement; must match the nodes'. @default {{}} */
   ring?: HashRingOptions;
+  /** Mutual TLS with the nodes; plaintext without. @default {undefined} */
+  tls?: TlsOptions;
   /**
    * Called for each member that could not be told to drop its copy of a
    * key after a write (best effort, as between nodes).
@@ -116,8 +119,10 @@ export class GrpcUpstream implements Upstream {
     this.#protocols = new MemberProtocols({
       probe: (member) => probeMember(this.#client, () => memberMetadata(member)),
     });
-    this.#client = new CacheClient(target, grpc.credentials.createInsecure(), {
+    const tls = clientCredentials(options.tls);
+    this.#client = new CacheClient(target, tls.credentials, {
       ...NODE_CHANNEL_OPTIONS,
+      ...tls.options,
       [MEMBER_SOURCE_OPTION]: this.#source,
       [RING_OPTION]: this.#ringOptions,
       [PROTOCOLS_OPTION]: this.#protocols,

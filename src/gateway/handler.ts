@@ -6,8 +6,7 @@
  * @module
  */
 
-import { errorStatus, type InvalidKeyError } from "../errors.ts";
-import { validateKey } from "../key.ts";
+import { errorStatus } from "../errors.ts";
 import { LruCache } from "../lru.ts";
 import { SingleFlight } from "../singleflight.ts";
 import type { Upstream, UpstreamValue } from "./upstream.ts";
@@ -15,6 +14,8 @@ import { MAX_VALUE_BYTES } from "../grpc/_limits.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { parseDuration } from "../node/units.ts";
 import { utf8Length } from "../_utf8.ts";
+import { bearerCheck } from "./_auth.ts";
+import { routeOf } from "./_route.ts";
 
 /** Options for {@linkcode createGatewayHandler}. */
 export interface GatewayHandlerOptions {
@@ -48,6 +49,14 @@ export interface GatewayHandlerOptions {
    * @default {false}
    */
   debugHeaders?: boolean;
+  /**
+   * A secret that PUT and DELETE must present as `Authorization: Bearer
+   * <token>` (else 401); `undefined` leaves writes open.
+   * @default {undefined}
+   */
+  token?: string;
+  /** With `token`: GET and HEAD of values need it too. @default {false} */
+  tokenReads?: boolean;
   /** Random source in [0, 1) for hot-cache admission. @default {Math.random} */
   random?: () => number;
   /** Counters to update; `/metrics` is served only when given. @default {undefined} */
@@ -55,14 +64,6 @@ export interface GatewayHandlerOptions {
   /** Reports whether the gateway can serve (`/healthz`). @default {() => upstream.serving} */
   healthy?: () => boolean;
 }
-
-type Route =
-  | { kind: "cache"; group: string; key: string; query: string }
-  | { kind: "healthz" }
-  | { kind: "metrics" }
-  | { kind: "error"; status: number; message: string };
-
-const GROUP_NAME = /^[^/]{1,255}$/;
 
 function json(status: number, message: string, headers?: HeadersInit): Response {
   return Response.json({ error: message }, { status, headers });
@@ -111,6 +112,10 @@ export function createGatewayHandler(
     ? new HotCache(valueResponse, options.hotTtl, options.hotBytes, options.random)
     : undefined;
   metrics?.watchHotCache(hot?.cache);
+  const authorized = options.token === undefined ? undefined : bearerCheck(options.token);
+  const tokenReads = options.tokenReads ?? false;
+  // Node addresses in error bodies are for operators, shown with debugHeaders.
+  const hidden = options.debugHeaders ? () => [] : () => upstream.members;
   const flight = new SingleFlight<Fetched>();
   // GETs that began before a PUT or DELETE through this gateway finished:
   // their (old) value is not kept in the hot cache.
@@ -145,7 +150,7 @@ export function createGatewayHandler(
 
   const failed = (error: unknown): Response => {
     if (!(error instanceof HttpError)) metrics?.upstreamError(error);
-    return errorResponse(error, timeout);
+    return errorResponse(error, timeout, hidden());
   };
 
   const put = async (
@@ -183,6 +188,10 @@ export function createGatewayHandler(
       return metrics.text().then((text) => new Response(text, { headers }));
     }
     const { group, key } = route;
+    const read = request.method === "GET" || request.method === "HEAD";
+    if (authorized && (!read || tokenReads) && !authorized(request)) {
+      return json(401, "Missing or wrong bearer token", { "www-authenticate": "Bearer" });
+    }
     const deadline = Date.now() + timeout;
     switch (request.method) {
       case "GET":
@@ -210,68 +219,6 @@ export function createGatewayHandler(
     });
   };
 }
-
-function routeOf(request: Request, prefix: string): Route {
-  // Split the raw target by hand: new URL() per request is a measurable cost.
-  const url = request.url;
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  const mark = url.indexOf("?", start);
-  const path = mark < 0 ? url.slice(start) : url.slice(start, mark);
-  const query = mark < 0 ? "" : url.slice(mark + 1);
-  if (path === "/healthz" || path === "/metrics") {
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      return { kind: "error", status: 405, message: `Method ${request.method} not allowed` };
-    }
-    return path === "/healthz" ? { kind: "healthz" } : { kind: "metrics" };
-  }
-  let group: string;
-  let key: string;
-  if (path === prefix || path === `${prefix}/`) {
-    // The Go original's form: ?group=&key=
-    const params = new URLSearchParams(query);
-    group = params.get("group") ?? "";
-    key = params.get("key") ?? "";
-    if (group === "") return { kind: "error", status: 400, message: "Missing group" };
-  } else if (path.startsWith(`${prefix}/`)) {
-    const rest = path.slice(prefix.length + 1);
-    const slash = rest.indexOf("/");
-    if (slash <= 0) {
-      return { kind: "error", status: 400, message: `Expected ${prefix}/<group>/<key>` };
-    }
-    // Clients resolve "." and ".." segments before sending; one that did not
-    // means something else than it says. The query form can carry such keys.
-    if (DOT_SEGMENT.test(rest)) {
-      return {
-        kind: "error",
-        status: 400,
-        message: "Dot segments in the path: send such a key with ?group=&key=",
-      };
-    }
-    try {
-      group = decodeURIComponent(rest.slice(0, slash));
-      key = decodeURIComponent(rest.slice(slash + 1));
-    } catch {
-      return { kind: "error", status: 400, message: "Invalid percent-encoding in the path" };
-    }
-  } else {
-    return { kind: "error", status: 404, message: `Not found: ${path}` };
-  }
-  if (!GROUP_NAME.test(group)) {
-    return {
-      kind: "error",
-      status: 400,
-      message: "Invalid group: must be 1 to 255 characters without /",
-    };
-  }
-  try {
-    validateKey(key);
-  } catch (error) {
-    return { kind: "error", status: 400, message: (error as InvalidKeyError).message };
-  }
-  return { kind: "cache", group, key, query };
-}
-
-const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
 
 const PLAIN_VALUE = { headers: { "content-type": "application/octet-stream" } };
 
@@ -304,13 +251,14 @@ function debugValueResponse(result: UpstreamValue, cache: "hot" | "miss"): Respo
   });
 }
 
-function errorResponse(error: unknown, timeout: number): Response {
+function errorResponse(error: unknown, timeout: number, hidden: readonly string[]): Response {
   if (error instanceof HttpError) return json(error.status, error.message);
   const status = errorStatus(error).http;
   if (status === 504) return json(504, `Deadline of ${timeout} ms passed`);
   if (status === 499) return json(499, "Client closed the request");
-  const message = error instanceof Error ? error.message : String(error);
-  return json(status, message.split("\n")[0]);
+  let message = (error instanceof Error ? error.message : String(error)).split("\n")[0];
+  for (const member of hidden) message = message.replaceAll(member, "a cache node");
+  return json(status, message);
 }
 
 function parseTtl(value: string): number {

@@ -181,3 +181,45 @@ Deno.test("A PUT's ttl is whole milliseconds rounded up, and one that cannot tra
   assert.equal(upstream.sets.length, 2);
   assert.throws(() => setup({ maxValueBytes: 1 << 30 }), RangeError);
 });
+
+Deno.test("With a token, writes (and with tokenReads, reads) need it as a bearer token", async (t) => {
+  const token = "s3cret-token";
+  const bearer = (value: string) => ({ authorization: `Bearer ${value}` });
+  await t.step("writes", async () => {
+    const { upstream, request } = setup({ token });
+    for (const headers of [{}, bearer("wrong"), bearer(`${token}x`), { authorization: token }]) {
+      const put = await request("/mccache/g/k", { method: "PUT", body: "v", headers });
+      assert.equal(put.status, 401, JSON.stringify(headers));
+      assert.equal(put.headers.get("www-authenticate"), "Bearer");
+      assert.deepEqual(JSON.parse(put.body), { error: "Missing or wrong bearer token" });
+      const del = await request("/mccache/g/k", { method: "DELETE", headers });
+      assert.equal(del.status, 401);
+    }
+    assert.deepEqual([upstream.sets, upstream.removes], [[], []]);
+    const put = await request("/mccache/g/k", { method: "PUT", body: "v", headers: bearer(token) });
+    assert.equal(put.status, 204);
+    assert.equal((await request("/mccache/g/k")).body, "v", "reads stay open");
+    const del = await request("/mccache/g/k", { method: "DELETE", headers: bearer(token) });
+    assert.equal(del.status, 204);
+  });
+  await t.step("reads too", async () => {
+    const { upstream, request } = setup({ token, tokenReads: true });
+    upstream.values.set("g/k", "v");
+    assert.equal((await request("/mccache/g/k")).status, 401);
+    assert.equal((await request("/mccache?group=g&key=k")).status, 401);
+    assert.equal((await request("/mccache/g/k", { headers: bearer(token) })).body, "v");
+    assert.equal((await request("/healthz")).status, 200, "health stays open");
+  });
+});
+
+Deno.test("Error bodies name no node address unless debugHeaders is on", async () => {
+  for (const debugHeaders of [false, true]) {
+    const { upstream, request } = setup({ debugHeaders });
+    upstream.fail = new PeerError("127.0.0.1:8001: UNAVAILABLE: connection refused");
+    const { status, body } = await request("/mccache/g/k");
+    assert.equal(status, 503);
+    const { error } = JSON.parse(body);
+    if (debugHeaders) assert.match(error, /^127\.0\.0\.1:8001: UNAVAILABLE/);
+    else assert.equal(error, "a cache node: UNAVAILABLE: connection refused");
+  }
+});

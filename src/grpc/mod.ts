@@ -23,6 +23,12 @@ export { type Deadline, deadline, deadlineOf, deadlineSignal } from "./deadline.
 export { GrpcPeer, type GrpcPeerOptions, NODE_CHANNEL_OPTIONS } from "./peer.ts";
 export { GrpcPeerPicker, type GrpcPeerPickerOptions } from "./peer_picker.ts";
 export {
+  clientCredentials,
+  DEFAULT_SERVER_NAME,
+  serverCredentials,
+  type TlsOptions,
+} from "./tls.ts";
+export {
   callSeedGet,
   type MemberProtocol,
   MemberProtocols,

@@ -16,6 +16,7 @@ import {
   unsupportedWrite,
 } from "./protocols.ts";
 import { MAX_MESSAGE_BYTES } from "./server.ts";
+import { clientCredentials, type TlsOptions } from "./tls.ts";
 import { fromServiceError } from "./status.ts";
 import { CacheClient, type GetResponse, type SeedResponse, type StatsResponse } from "./_proto.ts";
 
@@ -25,6 +26,8 @@ export interface GrpcPeerOptions {
   timeout?: number;
   /** Extra grpc-js channel options. @default {{}} */
   channelOptions?: grpc.ChannelOptions;
+  /** Mutual TLS with the peer; plaintext without. @default {undefined} */
+  tls?: TlsOptions;
   /**
    * What is known of the members' protocols, shared by a node's peers.
    * @default {a table of its own}
@@ -71,8 +74,10 @@ export class GrpcPeer implements PeerGetter {
     this.#addr = addr;
     this.#timeout = options.timeout ?? 5000;
     this.#protocols = options.protocols ?? new MemberProtocols();
-    this.#client = new CacheClient(addr, grpc.credentials.createInsecure(), {
+    const tls = clientCredentials(options.tls);
+    this.#client = new CacheClient(addr, tls.credentials, {
       ...NODE_CHANNEL_OPTIONS,
+      ...tls.options,
       ...options.channelOptions,
     });
   }

@@ -13,6 +13,7 @@ import type { HashRingOptions } from "../hash_ring.ts";
 import type { GroupRegistry } from "../registry.ts";
 import { addCacheServices, MAX_MESSAGE_BYTES } from "../grpc/server.ts";
 import { GrpcPeerPicker } from "../grpc/peer_picker.ts";
+import { serverCredentials, type TlsOptions } from "../grpc/tls.ts";
 import { createEtcdClient } from "../etcd/client.ts";
 import { EtcdDiscovery } from "../etcd/discovery.ts";
 import { EtcdRegistrar } from "../etcd/registrar.ts";
@@ -38,8 +39,12 @@ export interface NodeEtcdOptions {
 
 /** Options for {@linkcode startNode}. */
 export interface NodeOptions {
-  /** Where to serve gRPC, `host:port`; also the node's name in the ring. */
+  /** The address other nodes and gateways reach it at, `host:port`: its name in the ring and in etcd. */
   addr: string;
+  /** Where to serve gRPC, e.g. `0.0.0.0:8001`. @default {addr} */
+  listen?: string;
+  /** Mutual TLS on every gRPC hop, to and from this node. @default {undefined (plaintext)} */
+  tls?: TlsOptions;
   /** The groups to serve; the node gives them its peer picker. */
   registry: GroupRegistry;
   /** Static membership (this node is added if missing); no etcd is used. @default {undefined} */
@@ -97,7 +102,14 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   const { addr, registry } = options;
   const logger = options.logger ?? silentLogger;
   parseHostPort(addr, "node address");
-  const picker = new GrpcPeerPicker(addr, { ring: options.ring, timeout: options.peerTimeout });
+  const listen = options.listen ?? addr;
+  parseHostPort(listen, "node listen address");
+  const { tls } = options;
+  const picker = new GrpcPeerPicker(addr, {
+    ring: options.ring,
+    timeout: options.peerTimeout,
+    tls,
+  });
   const server = new grpc.Server({
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
@@ -112,7 +124,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   };
   let etcd: { registrar: EtcdRegistrar; leave: () => Promise<void> } | undefined;
   try {
-    await bind(server, addr);
+    await bind(server, listen, serverCredentials(tls));
     cleanups.push(() => {
       services.endStreams();
       return shutdown(server, 5000);
@@ -162,7 +174,13 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       throw error;
     }
   }
-  logger.info("node started", { addr, members: picker.members.length, http: options.httpAddr });
+  logger.info("node started", {
+    addr,
+    listen,
+    members: picker.members.length,
+    http: options.httpAddr,
+    tls: tls !== undefined,
+  });
   return node;
 }
 
@@ -198,9 +216,13 @@ async function joinEtcd(
   return { registrar, leave };
 }
 
-function bind(server: grpc.Server, addr: string): Promise<number> {
+function bind(
+  server: grpc.Server,
+  addr: string,
+  credentials: grpc.ServerCredentials,
+): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (error, port) => {
+    server.bindAsync(addr, credentials, (error, port) => {
       if (error) {
         const inUse = /EADDRINUSE|address already in use/i.test(error.message);
         const why = inUse ? "address already in use" : error.message;
