@@ -34,6 +34,7 @@ export {
   InvalidKeyError,
   NotFoundError,
   PeerError,
+  TooLargeError,
   UnknownGroupError,
   UnsupportedError,
 } from "./src/errors.ts";

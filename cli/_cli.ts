@@ -1,41 +1,23 @@
 // What the command-line tools share: flag parsing that fails in one line,
 // and a main wrapper that turns any error into one line and an exit code.
-import { parseArgs, type ParseArgsConfig } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import type { HashRingOptions } from "../mod.ts";
+import type { EtcdTlsOptions } from "../src/etcd/mod.ts";
+import type { TlsOptions } from "../src/grpc/mod.ts";
 import { LOG_LEVELS, type LogLevel, parseDuration, parseHostPort } from "../src/node/mod.ts";
+import { type CLUSTER_FLAGS, type parseFlags, SECRET_ENV, UsageError } from "./_flags.ts";
 
-/** An error whose message is for the user, with the exit code to use. */
-export class UsageError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
-
-type Options = NonNullable<ParseArgsConfig["options"]>;
-
-/** Parses `args` strictly; a bad flag is a UsageError naming it. */
-export function parseFlags<T extends Options>(
-  args: string[],
-  options: T,
-): ReturnType<typeof parseArgs<{ options: T; strict: true; allowPositionals: false }>>["values"] {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]);
-  }
-}
+export { UsageError } from "./_flags.ts";
 
 /** Runs `main`; prints a failure as `<tool>: <message>` on one line and exits non-zero. */
 export async function run(tool: string, main: () => Promise<void>): Promise<void> {
   try {
     await main();
   } catch (error) {
-    const usage = error instanceof UsageError || error instanceof TypeError;
-    const message = error instanceof Error ? error.message : String(error);
-    console.error(`${tool}: ${message}${usage ? ` (see ${tool} --help)` : ""}`);
-    Deno.exit(error instanceof UsageError ? error.exitCode : usage ? 2 : 1);
+    const code = error instanceof UsageError ? error.exitCode : error instanceof TypeError ? 2 : 1;
+    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    console.error(`${tool}: ${message}${code === 2 ? ` (see ${tool} --help)` : ""}`);
+    Deno.exit(code);
   }
 }
 
@@ -62,46 +44,7 @@ export function onShutdownSignal(stop: () => Promise<void>): void {
   Deno.addSignalListener("SIGTERM", handler);
 }
 
-/** Flags shared by the node and the gateway: how to reach etcd or the static members. */
-export const CLUSTER_FLAGS = {
-  etcd: { type: "string" },
-  "etcd-prefix": { type: "string", default: "mccache" },
-  "etcd-username": { type: "string" },
-  "etcd-password": { type: "string" },
-  "etcd-timeout": { type: "string", default: "5s" },
-  peers: { type: "string" },
-  ring: { type: "string", default: "default" },
-  "log-level": { type: "string", default: "info" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
-/** Help lines for {@linkcode CLUSTER_FLAGS}. */
-export const CLUSTER_USAGE =
-  `  --etcd host:port[,...]     etcd endpoints                           [127.0.0.1:2379]
-  --etcd-prefix prefix       etcd key prefix (<prefix>/<addr>)        [mccache]
-  --etcd-username name       etcd user
-  --etcd-password password   etcd password
-  --etcd-timeout duration    how long to wait for etcd at start       [5s]
-  --peers a,b,c              static membership instead of etcd
-  --ring default|seed        key placement; seed = the Go original's  [default]
-                             (a cluster with nodes of the Go original
-                             needs seed on every mccache node and gateway)
-  --log-level level          debug, info, warn or error               [info]
-  -h, --help                 show this help`;
-
-interface ClusterFlagValues {
-  etcd?: string;
-  "etcd-prefix": string;
-  "etcd-username"?: string;
-  "etcd-password"?: string;
-  "etcd-timeout": string;
-  peers?: string;
-  ring: string;
-  "log-level": string;
-}
-
-/** Validates {@linkcode CLUSTER_FLAGS} and turns them into options for `src/`. */
-/** The cluster flags, validated. */
+/** The cluster flags, validated, as options for `src/`. */
 export interface ClusterOptions {
   level: LogLevel;
   peers: string[] | undefined;
@@ -111,10 +54,26 @@ export interface ClusterOptions {
     username: string | undefined;
     password: string | undefined;
     timeout: number;
+    tls: EtcdTlsOptions | undefined;
   };
   ring: HashRingOptions;
+  tls: TlsOptions | undefined;
 }
 
+type ClusterFlagValues =
+  & Omit<
+    ReturnType<typeof parseFlags<typeof CLUSTER_FLAGS>>,
+    "etcd-prefix" | "etcd-timeout" | "ring" | "log-level" | "tls-server-name"
+  >
+  & {
+    "etcd-prefix": string;
+    "etcd-timeout": string;
+    ring: string;
+    "log-level": string;
+    "tls-server-name"?: string;
+  };
+
+/** Validates {@linkcode CLUSTER_FLAGS}, reads the files they name, and turns them into options. */
 export function clusterOptions(flags: ClusterFlagValues): ClusterOptions {
   if (flags.peers !== undefined && flags.etcd !== undefined) {
     throw new UsageError("--peers and --etcd exclude each other: use one");
@@ -132,15 +91,90 @@ export function clusterOptions(flags: ClusterFlagValues): ClusterOptions {
   return {
     level,
     peers: flags.peers === undefined ? undefined : splitList(flags.peers, "--peers member"),
-    etcd: {
-      endpoints: splitList(flags.etcd ?? "127.0.0.1:2379", "--etcd endpoint"),
-      prefix: flags["etcd-prefix"],
-      username: flags["etcd-username"],
-      password: flags["etcd-password"],
-      timeout: parseDuration(flags["etcd-timeout"], "--etcd-timeout"),
-    },
+    etcd: etcdOptions(flags),
     ring: flags.ring === "seed" ? { compat: "seed" } : {},
+    tls: tlsOptions(flags),
   };
+}
+
+function etcdOptions(flags: ClusterFlagValues): ClusterOptions["etcd"] {
+  if (flags["etcd-password"] !== undefined) {
+    throw new UsageError(
+      `--etcd-password is refused: a command line shows in /proc to every user; set $${SECRET_ENV.etcdPassword} or --etcd-password-file`,
+    );
+  }
+  const username = flags["etcd-user"] ?? flags["etcd-username"];
+  const file = flags["etcd-password-file"];
+  const password = file !== undefined
+    ? readSecret(file, "--etcd-password-file")
+    : envSecret(SECRET_ENV.etcdPassword);
+  if (password !== undefined && username === undefined) {
+    throw new UsageError("An etcd password needs --etcd-user");
+  }
+  if (username !== undefined && password === undefined) {
+    throw new UsageError(
+      `--etcd-user needs a password: set $${SECRET_ENV.etcdPassword} or --etcd-password-file`,
+    );
+  }
+  const [ca, cert, key] = (["etcd-ca", "etcd-cert", "etcd-key"] as const).map((flag) =>
+    flags[flag] === undefined ? undefined : readFile(flags[flag]!, `--${flag}`)
+  );
+  return {
+    endpoints: splitEndpoints(flags.etcd ?? "127.0.0.1:2379"),
+    prefix: flags["etcd-prefix"],
+    username,
+    password,
+    timeout: parseDuration(flags["etcd-timeout"], "--etcd-timeout"),
+    tls: ca || cert || key ? { ca, cert, key } : undefined,
+  };
+}
+
+function tlsOptions(flags: ClusterFlagValues): TlsOptions | undefined {
+  const given = (["tls-cert", "tls-key", "tls-ca"] as const).filter((f) => flags[f] !== undefined);
+  if (given.length === 0) return undefined;
+  if (given.length < 3) {
+    throw new UsageError("Mutual TLS needs all of --tls-cert, --tls-key and --tls-ca");
+  }
+  return {
+    cert: readFile(flags["tls-cert"]!, "--tls-cert"),
+    key: readFile(flags["tls-key"]!, "--tls-key"),
+    ca: readFile(flags["tls-ca"]!, "--tls-ca"),
+    serverName: flags["tls-server-name"],
+  };
+}
+
+/** Reads a file a flag names; a failure is one line naming the flag. */
+export function readFile(path: string, flag: string): Uint8Array {
+  try {
+    return Deno.readFileSync(path);
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotFound
+      ? "no such file"
+      : error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied
+      ? "no permission to read it (deno task node and deno task gateway grant it)"
+      : String(error);
+    throw new UsageError(`Cannot read ${flag} ${path}: ${why}`, 1);
+  }
+}
+
+/** An environment variable holding a secret; one this process may not read counts as unset. */
+export function envSecret(name: string): string | undefined {
+  const state = Deno.permissions.querySync({ name: "env", variable: name }).state;
+  return state === "granted" ? Deno.env.get(name) : undefined;
+}
+
+/** Reads a secret from a file, without its trailing newline. */
+export function readSecret(path: string, flag: string): string {
+  const secret = new TextDecoder().decode(readFile(path, flag)).replace(/\r?\n$/, "");
+  if (secret === "") throw new UsageError(`${flag} ${path} is empty`);
+  return secret;
+}
+
+function splitEndpoints(value: string): string[] {
+  const items = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (items.length === 0) throw new UsageError(`Invalid --etcd list "${value}": it is empty`);
+  for (const item of items) parseHostPort(item.replace(/^https?:\/\//, ""), "--etcd endpoint");
+  return items;
 }
 
 /** Parses a comma-separated list of `host:port`; a bad entry is a UsageError naming `what`. */

@@ -4,14 +4,8 @@
 import { GroupRegistry } from "../mod.ts";
 import { addSeedScores, type CacheNode, consoleLogger, startNode } from "../src/node/mod.ts";
 import { startGateway } from "../src/gateway/mod.ts";
-import {
-  CLUSTER_FLAGS,
-  clusterOptions,
-  onShutdownSignal,
-  parseFlags,
-  run,
-  splitList,
-} from "./_cli.ts";
+import { clusterOptions, onShutdownSignal, run, splitList } from "./_cli.ts";
+import { CLUSTER_FLAGS, parseFlags } from "./_flags.ts";
 
 const USAGE = `Usage: deno task demo [options]
 

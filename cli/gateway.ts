@@ -1,15 +1,10 @@
 // The HTTP gateway: discovers the nodes (etcd, or --peers) and sends each
 // request over gRPC to its key's owner. Run with --help for the flags.
-import { consoleLogger, parseBytes, parseDuration } from "../src/node/mod.ts";
+import { consoleLogger, parseBytes, parseDuration, parseHostPort } from "../src/node/mod.ts";
 import { startGateway } from "../src/gateway/mod.ts";
-import {
-  CLUSTER_FLAGS,
-  CLUSTER_USAGE,
-  clusterOptions,
-  onShutdownSignal,
-  parseFlags,
-  run,
-} from "./_cli.ts";
+import { clusterOptions, envSecret, onShutdownSignal, readSecret, run } from "./_cli.ts";
+import { CLUSTER_USAGE, GATEWAY_FLAGS, parseFlags, SECRET_ENV, UsageError } from "./_flags.ts";
+import { checkPermissions, gatewayNeeds } from "./_permissions.ts";
 
 const USAGE = `Usage: deno task gateway [options]
        deno run -A cli/gateway.ts [options]
@@ -21,6 +16,7 @@ The mccache HTTP gateway:
 
 Options:
   --addr host:port           HTTP address to listen on                [127.0.0.1:9999]
+  --listen host:port         listen here instead, e.g. 0.0.0.0:9999
   --prefix path              URL prefix of the cache API              [/mccache]
   --timeout duration         deadline of each request                 [2s]
   --max-value-bytes size     largest value a PUT may store            [1MiB]
@@ -28,27 +24,33 @@ Options:
                              0 turns the gateway hot cache off        [0]
   --hot-bytes size           budget of the gateway hot cache; an entry
                              counts its key, its value and ~1 KiB     [32MiB]
+  --token-file file          PUT and DELETE need "Authorization: Bearer <token>"
+                             with the token in this file (or $${SECRET_ENV.token})
+  --token-reads              GETs need the token too
   --debug-headers            name the node that answered in each value
                              (X-Mccache-Node; costs ~10% of the gateway's CPU)
+                             and in error bodies
 ${CLUSTER_USAGE}`;
 
-const FLAGS = {
-  ...CLUSTER_FLAGS,
-  addr: { type: "string", default: "127.0.0.1:9999" },
-  prefix: { type: "string", default: "/mccache" },
-  timeout: { type: "string", default: "2s" },
-  "max-value-bytes": { type: "string", default: "1MiB" },
-  "hot-ttl": { type: "string", default: "0" },
-  "hot-bytes": { type: "string", default: "32MiB" },
-  "debug-headers": { type: "boolean", default: false },
-} as const;
+function token(flags: { "token-file"?: string; "token-reads": boolean }): string | undefined {
+  const file = flags["token-file"];
+  const token = file !== undefined ? readSecret(file, "--token-file") : envSecret(SECRET_ENV.token);
+  if (token === "") throw new UsageError(`$${SECRET_ENV.token} is empty`);
+  if (flags["token-reads"] && token === undefined) {
+    throw new UsageError(`--token-reads needs a token: --token-file or $${SECRET_ENV.token}`);
+  }
+  return token;
+}
 
 async function main(): Promise<void> {
-  const flags = parseFlags(Deno.args, FLAGS);
+  const flags = parseFlags(Deno.args, GATEWAY_FLAGS);
   if (flags.help) {
     console.log(USAGE);
     return;
   }
+  const listen = flags.listen ?? flags.addr;
+  parseHostPort(listen, flags.listen === undefined ? "--addr" : "--listen", { allowZero: true });
+  checkPermissions(gatewayNeeds(flags));
   const cluster = clusterOptions(flags);
   if (!flags.prefix.startsWith("/")) {
     throw new TypeError(`Invalid --prefix "${flags.prefix}": it must start with /`);
@@ -59,16 +61,19 @@ async function main(): Promise<void> {
   }
   const logger = consoleLogger(cluster.level, "gateway");
   const gateway = await startGateway({
-    addr: flags.addr,
+    addr: listen,
     peers: cluster.peers,
     etcd: cluster.etcd,
     ring: cluster.ring,
+    tls: cluster.tls,
     prefix: flags.prefix,
     timeout,
     maxValueBytes: parseBytes(flags["max-value-bytes"], "--max-value-bytes"),
     hotTtl: parseDuration(flags["hot-ttl"], "--hot-ttl"),
     hotBytes: parseBytes(flags["hot-bytes"], "--hot-bytes"),
     debugHeaders: flags["debug-headers"],
+    token: token(flags),
+    tokenReads: flags["token-reads"],
     logger,
   });
   onShutdownSignal(() => gateway.stop());

@@ -13,78 +13,78 @@ import {
   parseHostPort,
   startNode,
 } from "../src/node/mod.ts";
-import {
-  CLUSTER_FLAGS,
-  CLUSTER_USAGE,
-  clusterOptions,
-  onShutdownSignal,
-  parseFlags,
-  run,
-  UsageError,
-} from "./_cli.ts";
+import { clusterOptions, onShutdownSignal, run } from "./_cli.ts";
+import { CLUSTER_USAGE, NODE_FLAGS, type NodeFlags, parseFlags, UsageError } from "./_flags.ts";
+import { checkPermissions, nodeNeeds } from "./_permissions.ts";
 
-const USAGE = `Usage: deno run -A cli/node.ts [options]
+const USAGE = `Usage: deno task node [options]
+       deno run -A cli/node.ts [options]
 
 A mccache node: serves its groups over gRPC and joins the cluster through etcd
 (or a static --peers list).
 
 Options:
-  --addr host:port           gRPC address to serve and register     [127.0.0.1:8001]
+  --addr host:port           the address others reach it at: served, and
+                             registered in etcd                     [127.0.0.1:8001]
+  --listen host:port         serve here instead, e.g. 0.0.0.0:8001
   --lease-ttl seconds        etcd lease TTL                           [5]
   --groups ./module.ts       module whose default export adds groups
   --origin group=url         read-through group from an HTTP origin; url
                              contains {key}; repeatable
   --cache-bytes size         byte budget of each group                [64MiB]
+  --max-value-bytes size     largest value a write may store here     [1MiB]
   --http-addr host:port      serve /healthz and /metrics over HTTP
 ${CLUSTER_USAGE}
 
 Without --groups or --origin, the node serves the seed's example group
 "scores" (zhangshan, lisi, Rex, Rola).`;
 
-const FLAGS = {
-  ...CLUSTER_FLAGS,
-  addr: { type: "string", default: "127.0.0.1:8001" },
-  "lease-ttl": { type: "string", default: "5" },
-  groups: { type: "string" },
-  origin: { type: "string", multiple: true },
-  "cache-bytes": { type: "string", default: "64MiB" },
-  "http-addr": { type: "string" },
-} as const;
-
-async function main(): Promise<void> {
-  const flags = parseFlags(Deno.args, FLAGS);
-  if (flags.help) {
-    console.log(USAGE);
-    return;
-  }
-  const addr = flags.addr;
-  parseHostPort(addr, "--addr");
-  const cluster = clusterOptions(flags);
-  const leaseTtl = parseDuration(flags["lease-ttl"], "--lease-ttl", "s") / 1000;
-  if (!Number.isInteger(leaseTtl) || leaseTtl < 1) {
+function leaseTtl(flags: NodeFlags): number {
+  const ttl = parseDuration(flags["lease-ttl"], "--lease-ttl", "s") / 1000;
+  if (!Number.isInteger(ttl) || ttl < 1) {
     throw new UsageError(
       `Invalid --lease-ttl "${flags["lease-ttl"]}": expected whole seconds >= 1`,
     );
   }
-  const cacheBytes = parseBytes(flags["cache-bytes"], "--cache-bytes");
-  if (flags["http-addr"] !== undefined) parseHostPort(flags["http-addr"], "--http-addr");
+  return ttl;
+}
 
+async function groups(flags: NodeFlags, cacheBytes: number): Promise<GroupRegistry> {
   const registry = new GroupRegistry();
-  const groupOptions = { cacheBytes, node: addr };
+  const groupOptions = { cacheBytes, node: flags.addr };
   if (flags.groups !== undefined) {
     await loadGroupsModule(pathToFileURL(resolve(flags.groups)), registry, groupOptions);
   }
   addOriginGroups(registry, flags.origin ?? [], groupOptions);
   if (flags.groups === undefined && flags.origin === undefined) addSeedScores(registry, cacheBytes);
+  return registry;
+}
 
+async function main(): Promise<void> {
+  const flags = parseFlags(Deno.args, NODE_FLAGS);
+  if (flags.help) {
+    console.log(USAGE);
+    return;
+  }
+  parseHostPort(flags.addr, "--addr");
+  if (flags.listen !== undefined) parseHostPort(flags.listen, "--listen");
+  if (flags["http-addr"] !== undefined) parseHostPort(flags["http-addr"], "--http-addr");
+  const cluster = clusterOptions(flags);
+  const ttl = leaseTtl(flags);
+  const cacheBytes = parseBytes(flags["cache-bytes"], "--cache-bytes");
+  const maxValueBytes = parseBytes(flags["max-value-bytes"], "--max-value-bytes");
+  checkPermissions(nodeNeeds(flags));
   const node = await startNode({
-    addr,
-    registry,
+    addr: flags.addr,
+    listen: flags.listen,
+    registry: await groups(flags, cacheBytes),
     peers: cluster.peers,
-    etcd: { ...cluster.etcd, leaseTtl },
+    etcd: { ...cluster.etcd, leaseTtl: ttl },
     httpAddr: flags["http-addr"],
     ring: cluster.ring,
-    logger: consoleLogger(cluster.level, `node ${addr}`),
+    tls: cluster.tls,
+    maxValueBytes,
+    logger: consoleLogger(cluster.level, `node ${flags.addr}`),
   });
   onShutdownSignal(() => node.stop());
 }

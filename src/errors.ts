@@ -117,6 +117,25 @@ export class UnsupportedError extends Error {
   }
 }
 
+/**
+ * A value over the size a node or gateway accepts (`--max-value-bytes`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorStatus, TooLargeError } from "@mccache/core";
+ *
+ * assert(errorStatus(new TooLargeError("Value of 2 MiB is over the limit")).http === 413);
+ * ```
+ */
+export class TooLargeError extends Error {
+  /** Creates the error; `message` says how large the value was and the limit. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "TooLargeError";
+  }
+}
+
 /** The statuses one error class maps to, on every surface. */
 export interface ErrorStatus {
   /** gRPC status code (numeric, as in grpc's `status` enum). */
@@ -133,6 +152,7 @@ const GRPC_UNKNOWN = 2;
 const GRPC_INVALID_ARGUMENT = 3;
 const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_NOT_FOUND = 5;
+const GRPC_RESOURCE_EXHAUSTED = 8;
 const GRPC_UNIMPLEMENTED = 12;
 const GRPC_UNAVAILABLE = 14;
 
@@ -144,6 +164,7 @@ const STATUS_BY_NAME: Record<string, ErrorStatus> = {
   InvalidKeyError: { grpc: GRPC_INVALID_ARGUMENT, http: 400, exit: 2 },
   PeerError: { grpc: GRPC_UNAVAILABLE, http: 503, exit: 3 },
   UnsupportedError: { grpc: GRPC_UNIMPLEMENTED, http: 501, exit: 3 },
+  TooLargeError: { grpc: GRPC_RESOURCE_EXHAUSTED, http: 413, exit: 2 },
   TimeoutError: { grpc: GRPC_DEADLINE_EXCEEDED, http: 504, exit: 3 },
   AbortError: { grpc: GRPC_CANCELLED, http: 499, exit: 3 },
 };

@@ -3,6 +3,7 @@
 // after its channels close, so the sanitizers are off for these tests.
 import assert from "node:assert/strict";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import { V8_FLAGS } from "../cli/start.ts";
 import { freePort } from "./_ports.ts";
 import {
   GATEWAY_V8_FLAGS,
@@ -26,10 +27,10 @@ async function runToEnd(script: string, args: string[]) {
 
 Deno.test("deno task node and deno task gateway use the V8 flags the cluster tests and benchmark run with", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
-  const flags = (task: string) =>
-    config.tasks[task].split(" ").filter((w: string) => w.startsWith("--v8-flags"));
-  assert.deepEqual(flags("node"), NODE_V8_FLAGS);
-  assert.deepEqual(flags("gateway"), GATEWAY_V8_FLAGS);
+  assert.equal(config.tasks.node, "deno run --allow-run=deno cli/start.ts node");
+  assert.equal(config.tasks.gateway, "deno run --allow-run=deno cli/start.ts gateway");
+  assert.deepEqual([V8_FLAGS.node], NODE_V8_FLAGS);
+  assert.deepEqual([V8_FLAGS.gateway], GATEWAY_V8_FLAGS);
 });
 
 Deno.test({
@@ -39,10 +40,19 @@ Deno.test({
     const expected: Record<string, string[]> = {
       "cli/node.ts": [
         "--addr",
+        "--listen",
+        "--max-value-bytes",
+        "--tls-cert",
+        "--tls-key",
+        "--tls-ca",
+        "--tls-server-name",
         "--etcd",
         "--etcd-prefix",
-        "--etcd-username",
-        "--etcd-password",
+        "--etcd-user",
+        "--etcd-password-file",
+        "--etcd-ca",
+        "--etcd-cert",
+        "--etcd-key",
         "--etcd-timeout",
         "--lease-ttl",
         "--peers",
@@ -56,10 +66,17 @@ Deno.test({
       ],
       "cli/gateway.ts": [
         "--addr",
+        "--listen",
+        "--token-file",
+        "--token-reads",
+        "--tls-cert",
+        "--tls-key",
+        "--tls-ca",
         "--etcd",
         "--etcd-prefix",
-        "--etcd-username",
-        "--etcd-password",
+        "--etcd-user",
+        "--etcd-password-file",
+        "--etcd-ca",
         "--etcd-timeout",
         "--peers",
         "--prefix",
@@ -130,9 +147,62 @@ Deno.test({
           "./no/such/module.ts",
         ],
         1,
+        /No permission to load --groups from \.\/no\/such: add it to --allow-read/,
+      ],
+      [
+        "a password on the command line",
+        "cli/node.ts",
+        ["--etcd-user", "root", "--etcd-password", "s3cret"],
+        2,
+        /--etcd-password is refused: .*MCCACHE_ETCD_PASSWORD or --etcd-password-file/,
+      ],
+      ["a user without a password", "cli/node.ts", ["--etcd-user", "root"], 2, /needs a password/],
+      ["half of the TLS flags", "cli/node.ts", ["--tls-cert", "x.pem"], 2, /all of --tls-cert/],
+      [
+        "a certificate that is not there",
+        "cli/node.ts",
+        // Under a directory it may read, so that the file's absence shows.
+        ["--tls-cert", "./node_modules/no.pem", "--tls-key", "x.key", "--tls-ca", "x.pem"],
+        1,
+        /Cannot read --tls-cert \.\/node_modules\/no\.pem: no such file/,
+      ],
+      [
+        "an address it may not listen on",
+        "cli/node.ts",
+        ["--addr", `127.0.0.2:${freePort()}`, "--peers", "127.0.0.2:1"],
+        1,
+        /No permission to listen on 127\.0\.0\.2:\d+: add it to --allow-net/,
+      ],
+      [
+        "an origin it may not reach",
+        "cli/node.ts",
+        [
+          "--addr",
+          `127.0.0.1:${freePort()}`,
+          "--peers",
+          "127.0.0.1:1",
+          "--origin",
+          "v=http://127.0.0.5/{key}",
+        ],
+        1,
+        /No permission to reach the origin 127\.0\.0\.5:80/,
+      ],
+      [
+        "groups module that is not there",
+        "cli/node.ts",
+        [
+          "--addr",
+          `127.0.0.1:${freePort()}`,
+          "--peers",
+          "127.0.0.1:1",
+          "--groups",
+          "./node_modules/no/such.ts",
+        ],
+        1,
         /Cannot load groups from/,
       ],
       ["gateway: unknown flag", "cli/gateway.ts", ["--nope"], 2, /Unknown option '--nope'/],
+      ["gateway: reads without a token", "cli/gateway.ts", ["--token-reads"], 2, /needs a token/],
       ["gateway: bad timeout", "cli/gateway.ts", ["--timeout", "soon"], 2, /Invalid --timeout/],
       [
         "gateway: address in use",

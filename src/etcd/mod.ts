@@ -31,6 +31,11 @@
  * @module
  */
 
-export { createEtcdClient, type EtcdClientOptions, parseEndpoints } from "./client.ts";
+export {
+  createEtcdClient,
+  type EtcdClientOptions,
+  type EtcdTlsOptions,
+  parseEndpoints,
+} from "./client.ts";
 export { EtcdDiscovery, type EtcdDiscoveryOptions } from "./discovery.ts";
 export { EtcdRegistrar, type EtcdRegistrarOptions } from "./registrar.ts";

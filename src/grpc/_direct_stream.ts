@@ -12,9 +12,13 @@
 import { Buffer } from "node:buffer";
 import type * as http2 from "node:http2";
 import type * as grpc from "@grpc/grpc-js";
-import type { GroupRegistry } from "../registry.ts";
 import { decodeGetBatch, encodeGetResults, FRAME_HEADER_BYTES } from "./_stream_codec.ts";
-import { NODE_METADATA_KEY, openGetStream, type ReplySink } from "./_get_stream.ts";
+import {
+  NODE_METADATA_KEY,
+  openGetStream,
+  type ReplySink,
+  type StreamServing,
+} from "./_get_stream.ts";
 
 /** The path a gRPC client calls GetStream by. */
 export const GET_STREAM_PATH = "/mccache.v1.Cache/GetStream";
@@ -52,12 +56,7 @@ const DEFAULT_MAX_RECEIVE_BYTES = 4 << 20;
  * (grpc-js is pinned in deno.json, and a test fails if GetStream stops coming
  * this way).
  */
-export function serveGetStreamDirectly(
-  server: grpc.Server,
-  registry: GroupRegistry,
-  self: string,
-  streams: Set<() => void>,
-): void {
+export function serveGetStreamDirectly(server: grpc.Server, serving: StreamServing): void {
   const internals = server as unknown as ServerInternals;
   const setup = internals._setupHandlers;
   if (typeof setup !== "function") return;
@@ -77,7 +76,7 @@ export function serveGetStreamDirectly(
     const route: StreamListener = (stream, headers, ...more) => {
       if (headers[":path"] === GET_STREAM_PATH && servable(headers)) {
         this.onStreamOpened?.(stream);
-        serveStream(stream, { registry, self, streams, maxMessageBytes });
+        serveStream(stream, { ...serving, maxMessageBytes });
         return;
       }
       for (const listener of grpcListeners) listener.call(http2Server, stream, headers, ...more);
@@ -96,15 +95,12 @@ function servable(headers: http2.IncomingHttpHeaders): boolean {
     (headers["content-type"]?.startsWith("application/grpc") ?? false);
 }
 
-interface StreamContext {
-  registry: GroupRegistry;
-  self: string;
-  streams: Set<() => void>;
+interface StreamContext extends StreamServing {
   maxMessageBytes: number;
 }
 
 function serveStream(stream: http2.ServerHttp2Stream, context: StreamContext): void {
-  const { registry, self, streams } = context;
+  const { self } = context;
   // A reset or broken connection: 'close' follows, nothing to answer.
   stream.on("error", () => {});
   if (stream.destroyed || stream.closed) return; // reset as it arrived
@@ -148,7 +144,7 @@ function serveStream(stream: http2.ServerHttp2Stream, context: StreamContext): v
       return stream.destroyed || stream.closed;
     },
   };
-  const session = openGetStream(registry, sink, streams);
+  const session = openGetStream(context, sink);
   // The stream fails as grpc-js's would: the status goes in the trailers,
   // and no more of the caller's batches are read.
   const fail = (code: number, message: string) => {

@@ -1,7 +1,7 @@
 // The node's side of GetStream: batches of gets in, results out, as a
 // gateway sends them (see proto/mccache.proto).
 import * as grpc from "@grpc/grpc-js";
-import { errorStatus, UnknownGroupError } from "../errors.ts";
+import { errorStatus, TooLargeError, UnknownGroupError } from "../errors.ts";
 import type { GetOptions, Group } from "../group.ts";
 import type { GroupRegistry } from "../registry.ts";
 import { type Deadline, deadline } from "./deadline.ts";
@@ -48,6 +48,17 @@ export interface ReplySink {
   readonly closed: boolean;
 }
 
+/** What every GetStream of a node shares, on either path. */
+export interface StreamServing {
+  registry: GroupRegistry;
+  /** The node's address, named in each stream's initial metadata. */
+  self: string;
+  /** A function per open stream that ends it once its gets are answered. */
+  streams: Set<() => void>;
+  /** The largest value a SET item may carry. */
+  maxValueBytes: number;
+}
+
 /** One GetStream's gets, from the batches read to the replies written. */
 export interface GetStreamSession {
   /** Answers a batch: its cache hits at once, the rest as they are ready. */
@@ -65,11 +76,8 @@ export interface GetStreamSession {
  * gathered per event-loop turn. `streams` holds a function per open stream
  * that ends it once its gets are answered.
  */
-export function openGetStream(
-  registry: GroupRegistry,
-  sink: ReplySink,
-  streams: Set<() => void>,
-): GetStreamSession {
+export function openGetStream(serving: StreamServing, sink: ReplySink): GetStreamSession {
+  const { registry, streams, maxValueBytes } = serving;
   let ready: GetResult[] = [];
   let scheduled = false;
   let paused = false;
@@ -117,7 +125,7 @@ export function openGetStream(
       }
       pending++;
       const options = itemOptions(item.timeout_ms, item.local);
-      serveItem(group, item, options.options).then(
+      serveItem(group, item, options.options, maxValueBytes).then(
         (result) => {
           options.done();
           done(result);
@@ -148,14 +156,12 @@ export function openGetStream(
  */
 export function serveGetStream(
   call: grpc.ServerDuplexStream<GetBatch, GetResults>,
-  registry: GroupRegistry,
-  self: string,
-  streams: Set<() => void>,
+  serving: StreamServing,
 ): void {
   const metadata = new grpc.Metadata();
-  metadata.set(NODE_METADATA_KEY, self);
+  metadata.set(NODE_METADATA_KEY, serving.self);
   call.sendMetadata(metadata);
-  const session = openGetStream(registry, {
+  const session = openGetStream(serving, {
     write: (results) => call.write({ results }),
     pauseUntilDrained(resume) {
       call.pause();
@@ -168,14 +174,19 @@ export function serveGetStream(
     get closed() {
       return call.cancelled;
     },
-  }, streams);
+  });
   call.on("data", session.receive);
   call.on("end", session.end);
   call.on("error", session.leave);
   call.on("cancelled", session.leave);
 }
 
-function serveItem(group: Group, item: GetItem, options: GetOptions): Promise<GetResult> {
+function serveItem(
+  group: Group,
+  item: GetItem,
+  options: GetOptions,
+  maxValueBytes: number,
+): Promise<GetResult> {
   const { id, key } = item;
   switch (item.op ?? ItemOp.GET) {
     case ItemOp.GET:
@@ -183,6 +194,8 @@ function serveItem(group: Group, item: GetItem, options: GetOptions): Promise<Ge
         valueResult(id, value.unsafeBytes(), ttl)
       );
     case ItemOp.SET: {
+      const tooLarge = checkValueSize(item.value?.length ?? 0, maxValueBytes);
+      if (tooLarge) return Promise.resolve(errorResult(id, tooLarge));
       const ttl = item.ttl_ms ? item.ttl_ms : undefined;
       // The owner stores it and leaves the other nodes to the caller; any
       // other node passes it on as a Set call would.
@@ -199,6 +212,12 @@ function serveItem(group: Group, item: GetItem, options: GetOptions): Promise<Ge
     }
   }
   return Promise.resolve(errorResult(id, new RangeError(`Unknown item op ${item.op}`)));
+}
+
+/** A TooLargeError for a value over `limit` bytes, else `undefined`. */
+export function checkValueSize(bytes: number, limit: number): TooLargeError | undefined {
+  if (bytes <= limit) return undefined;
+  return new TooLargeError(`Value of ${bytes} bytes is over this node's limit of ${limit} bytes`);
 }
 
 function ok(id: number, ownerOnly: boolean): GetResult {

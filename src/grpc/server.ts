@@ -8,7 +8,8 @@
 
 import type * as grpc from "@grpc/grpc-js";
 import { UnknownGroupError } from "../errors.ts";
-import { serveGetStream } from "./_get_stream.ts";
+import { checkValueSize, serveGetStream } from "./_get_stream.ts";
+import { MAX_VALUE_BYTES } from "./_limits.ts";
 import { serveGetStreamDirectly } from "./_direct_stream.ts";
 import type { Group } from "../group.ts";
 import type { GroupRegistry } from "../registry.ts";
@@ -37,6 +38,12 @@ export interface CacheServiceOptions {
   self: string;
   /** The ring members this node routes by, reported by the Stats call. @default {() => []} */
   members?: () => readonly string[];
+  /**
+   * The largest value a write may store, on every write path (Set, and a
+   * GetStream's set items); larger ones fail with RESOURCE_EXHAUSTED.
+   * @default {1048576}
+   */
+  maxValueBytes?: number;
 }
 
 export { MAX_MESSAGE_BYTES } from "./_limits.ts";
@@ -65,13 +72,22 @@ export function addCacheServices(
   options: CacheServiceOptions,
 ): CacheServices {
   const members = options.members ?? (() => []);
+  const maxValueBytes = options.maxValueBytes ?? 1 << 20;
+  if (!Number.isInteger(maxValueBytes) || maxValueBytes < 0 || maxValueBytes > MAX_VALUE_BYTES) {
+    throw new RangeError(
+      `Cannot add cache services: maxValueBytes must be an integer from 0 to ${MAX_VALUE_BYTES}: received ${maxValueBytes}`,
+    );
+  }
   const streams = new Set<() => void>();
+  const serving = { registry, self: options.self, streams, maxValueBytes };
   server.addService(CacheClient.service, {
     Get: unary<GetRequest, GetResponse>(registry, async (group, request, signal) => {
       const { value, ttl } = await group.getEntry(request.key, { signal, local: request.local });
       return { value: value.unsafeBytes(), ttl_ms: ttl ?? 0 };
     }),
     Set: unary<SetRequest, object>(registry, async (group, request, signal) => {
+      const tooLarge = checkValueSize(request.value.length, maxValueBytes);
+      if (tooLarge) throw tooLarge;
       const ttl = request.ttl_ms > 0 ? request.ttl_ms : undefined;
       await group.set(request.key, request.value, { ttl, local: request.local, signal });
       return {};
@@ -85,10 +101,10 @@ export function addCacheServices(
       callback(null, { node: options.self, members: [...members()].sort(), groups });
     },
     GetStream: (call: grpc.ServerDuplexStream<GetBatch, GetResults>) => {
-      serveGetStream(call, registry, options.self, streams);
+      serveGetStream(call, serving);
     },
   });
-  serveGetStreamDirectly(server, registry, options.self, streams);
+  serveGetStreamDirectly(server, serving);
   server.addService(GeeCacheClient.service, {
     Get: unary<SeedRequest, SeedResponse>(registry, async (group, request, signal) => {
       return { value: (await group.get(request.key, { signal })).unsafeBytes() };

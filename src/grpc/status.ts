@@ -11,6 +11,7 @@ import {
   InvalidKeyError,
   NotFoundError,
   PeerError,
+  TooLargeError,
   UnknownGroupError,
   UnsupportedError,
 } from "../errors.ts";
@@ -60,6 +61,7 @@ const REBUILD: Record<string, (message: string) => Error> = {
   InvalidKeyError: (message) => new InvalidKeyError(message),
   UnknownGroupError: (message) => Object.assign(new UnknownGroupError(""), { message }),
   UnsupportedError: (message) => new UnsupportedError(message),
+  TooLargeError: (message) => new TooLargeError(message),
   TimeoutError: (message) => new DOMException(message, "TimeoutError"),
 };
 

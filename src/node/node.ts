@@ -55,6 +55,8 @@ export interface NodeOptions {
   httpAddr?: string;
   /** Key placement; every node (and gateway) of a cluster must agree. @default {{}} */
   ring?: HashRingOptions;
+  /** The largest value a write may store here, on every write path. @default {1048576} */
+  maxValueBytes?: number;
   /** Deadline of a call to a peer when the caller set none, in milliseconds. @default {5000} */
   peerTimeout?: number;
   /** How long a stopping node keeps serving after leaving the ring, in milliseconds. @default {300} */
@@ -110,13 +112,20 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     timeout: options.peerTimeout,
     tls,
   });
+  const maxValueBytes = options.maxValueBytes ?? 1 << 20;
   const server = new grpc.Server({
-    "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+    // A message holds one value, or a gateway's batch of ~1 MiB: larger ones
+    // are refused before they are buffered.
+    "grpc.max_receive_message_length": Math.min(
+      MAX_MESSAGE_BYTES,
+      Math.max(4 << 20, 2 * maxValueBytes + (1 << 20)),
+    ),
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
   });
   const services = addCacheServices(server, registry, {
     self: addr,
     members: () => picker.members,
+    maxValueBytes,
   });
   const cleanups: (() => Promise<void> | void)[] = [() => picker.close()];
   const cleanup = async () => {
