@@ -2,7 +2,8 @@
 // flags, works out what the process needs Deno to allow (cli/_permissions.ts)
 // and runs cli/node.ts or cli/gateway.ts with exactly that, passing signals
 // on and exiting with its code. It loads no gRPC code and needs only to run
-// deno. Usage: deno run --allow-run=deno cli/start.ts node|gateway [flags]
+// deno. Usage:
+//   deno run --allow-run=deno --allow-env=GRPC_DEFAULT_SSL_ROOTS_FILE_PATH cli/start.ts node|gateway [flags]
 import { GATEWAY_FLAGS, NODE_FLAGS, parseFlags, UsageError } from "./_flags.ts";
 import { gatewayNeeds, type Needs, nodeNeeds, permissionFlags } from "./_permissions.ts";
 
@@ -24,7 +25,11 @@ async function main(): Promise<number> {
   const script = `cli/${kind}.ts`;
   let permissions: string[];
   try {
-    permissions = permissionFlags(needsOf(kind, args));
+    const needs = needsOf(kind, args);
+    // grpc-js reads the CA file this names whenever TLS has no CA of its own.
+    const roots = Deno.env.get("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH");
+    if (roots) needs.read.push({ what: "read the CAs in", value: roots });
+    permissions = permissionFlags(needs);
   } catch (error) {
     // As the process itself would report it.
     const message = error instanceof Error ? error.message : String(error);

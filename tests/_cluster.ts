@@ -25,22 +25,40 @@ export const GATEWAY_V8_FLAGS = ["--v8-flags=--max-semi-space-size=16"];
 const ROOT = new URL("..", import.meta.url).pathname;
 const START_TIMEOUT_MS = 20_000;
 
-/** A `deno run` child process whose stderr is kept for assertions and errors. */
+/** How to start a {@linkcode Process}. */
+export interface ProcessOptions {
+  /** The checkout whose script runs. @default {this one} */
+  root?: string;
+  /** `script` names a `deno task` (run as the README says), not a file. @default {false} */
+  task?: boolean;
+  /** More environment variables. @default {{}} */
+  env?: Record<string, string>;
+}
+
+/** A `deno run` (or `deno task`) child process whose stderr is kept for assertions and errors. */
 export class Process implements AsyncDisposable {
   readonly lines: string[] = [];
   readonly status: Promise<Deno.CommandStatus>;
   #child: Deno.ChildProcess;
   #stdout = "";
 
-  /** Runs `script` of the checkout at `root` (this one unless given). */
-  constructor(script: string, args: string[], extraPermissions: string[] = [], root = ROOT) {
+  /** Runs `script` with the README's permissions and `extraPermissions`. */
+  constructor(
+    script: string,
+    args: string[],
+    extraPermissions: string[] = [],
+    options: ProcessOptions = {},
+  ) {
+    const command = options.task
+      ? ["task", "-q", script, ...args]
+      : ["run", ...PERMISSIONS, ...extraPermissions, script, ...args];
     this.#child = new Deno.Command("deno", {
-      args: ["run", ...PERMISSIONS, ...extraPermissions, script, ...args],
-      cwd: root,
+      args: command,
+      cwd: options.root ?? ROOT,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...options.env },
     }).spawn();
     // Drain both pipes so a chatty child never blocks on a full pipe.
     const collect = async (stream: ReadableStream<Uint8Array>, onText: (text: string) => void) => {
@@ -85,12 +103,30 @@ export class Process implements AsyncDisposable {
     return this.lines.slice(-count).join("\n");
   }
 
-  /** Sends `signal` and waits for the exit status. */
+  /**
+   * This process and every process under it (a `deno task` runs the
+   * launcher, which runs the script), read from /proc by `sh`: tests may run
+   * sh, not read /proc or kill other processes themselves.
+   */
+  async tree(): Promise<number[]> {
+    const script = "tree() { echo $1; for c in $(cat /proc/$1/task/*/children 2>/dev/null); " +
+      `do tree $c; done; }; tree ${this.pid}`;
+    const { stdout } = await new Deno.Command("sh", { args: ["-c", script] }).output();
+    return new TextDecoder().decode(stdout).split("\n").filter(Boolean).map(Number);
+  }
+
+  /** Sends `signal` (SIGKILL to the whole tree: nothing passes it on) and waits for the exit status. */
   async signal(signal: Deno.Signal): Promise<Deno.CommandStatus> {
-    try {
-      this.#child.kill(signal);
-    } catch {
-      // Already gone.
+    if (signal === "SIGKILL") {
+      const pids = await this.tree();
+      await new Deno.Command("sh", { args: ["-c", `kill -9 ${pids.join(" ")} 2>/dev/null`] })
+        .output();
+    } else {
+      try {
+        this.#child.kill(signal);
+      } catch {
+        // Already gone.
+      }
     }
     return await this.status;
   }
@@ -152,6 +188,25 @@ export async function startGatewayProcess(args: string[]): Promise<Process & { a
     throw error;
   }
   return gateway;
+}
+
+/**
+ * Runs `deno task <task> <args>` as the README shows it, and waits for the
+ * line `ready`; `addr` is where it serves (for the caller's convenience).
+ */
+export async function startTask(
+  task: "node" | "gateway",
+  args: string[],
+  options: { env?: Record<string, string>; ready?: RegExp } = {},
+): Promise<Process> {
+  const process = new Process(task, args, [], { task: true, env: options.env });
+  try {
+    await process.waitForLine(options.ready ?? new RegExp(`${task} started`));
+  } catch (error) {
+    await process.signal("SIGKILL");
+    throw error;
+  }
+  return process;
 }
 
 /**

@@ -117,6 +117,7 @@ async function discover(
     endpoints: options.endpoints,
     username: options.username,
     password: options.password,
+    tls: options.tls,
   });
   cleanups.push(() => client.close());
   const listeners = new Set<() => void>();

@@ -14,7 +14,7 @@ import type { GroupRegistry } from "../registry.ts";
 import { addCacheServices, MAX_MESSAGE_BYTES } from "../grpc/server.ts";
 import { GrpcPeerPicker } from "../grpc/peer_picker.ts";
 import { serverCredentials, type TlsOptions } from "../grpc/tls.ts";
-import { createEtcdClient } from "../etcd/client.ts";
+import { createEtcdClient, type EtcdTlsOptions } from "../etcd/client.ts";
 import { EtcdDiscovery } from "../etcd/discovery.ts";
 import { EtcdRegistrar } from "../etcd/registrar.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
@@ -31,6 +31,8 @@ export interface NodeEtcdOptions {
   username?: string;
   /** etcd password. @default {undefined} */
   password?: string;
+  /** TLS for `https://` endpoints. @default {undefined} */
+  tls?: EtcdTlsOptions;
   /** Lease TTL in seconds: how long a crashed node stays in the rings. @default {5} */
   leaseTtl?: number;
   /** How long to wait for etcd at start, in milliseconds. @default {5000} */
@@ -206,6 +208,7 @@ async function joinEtcd(
     endpoints: options.endpoints,
     username: options.username,
     password: options.password,
+    tls: options.tls,
   });
   cleanups.push(() => client.close());
   const prefix = options.prefix;

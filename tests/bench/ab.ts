@@ -117,7 +117,7 @@ async function startProcess<T extends Record<string, string>>(
   root: string,
   extra: T,
 ): Promise<Process & T> {
-  const process = Object.assign(new Process(script, args, flags, root), extra);
+  const process = Object.assign(new Process(script, args, flags, { root }), extra);
   try {
     await process.waitForLine(/(node|gateway) started/);
   } catch (error) {
