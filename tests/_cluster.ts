@@ -33,6 +33,8 @@ export interface ProcessOptions {
   task?: boolean;
   /** More environment variables. @default {{}} */
   env?: Record<string, string>;
+  /** A network namespace to run in (`ip netns exec`, through sh). @default {undefined} */
+  netns?: string;
 }
 
 /** A `deno run` (or `deno task`) child process whose stderr is kept for assertions and errors. */
@@ -52,8 +54,12 @@ export class Process implements AsyncDisposable {
     const command = options.task
       ? ["task", "-q", script, ...args]
       : ["run", ...PERMISSIONS, ...extraPermissions, script, ...args];
-    this.#child = new Deno.Command("deno", {
-      args: command,
+    // sh passes the arguments on as they are: "$0" is the namespace.
+    const [program, programArgs] = options.netns === undefined
+      ? ["deno", command]
+      : ["sh", ["-c", 'exec ip netns exec "$0" deno "$@"', options.netns, ...command]];
+    this.#child = new Deno.Command(program, {
+      args: programArgs,
       cwd: options.root ?? ROOT,
       stdin: "null",
       stdout: "piped",
@@ -197,9 +203,10 @@ export async function startGatewayProcess(args: string[]): Promise<Process & { a
 export async function startTask(
   task: "node" | "gateway",
   args: string[],
-  options: { env?: Record<string, string>; ready?: RegExp } = {},
+  options: { env?: Record<string, string>; ready?: RegExp; netns?: string } = {},
 ): Promise<Process> {
-  const process = new Process(task, args, [], { task: true, env: options.env });
+  const { env, netns } = options;
+  const process = new Process(task, args, [], { task: true, env, netns });
   try {
     await process.waitForLine(options.ready ?? new RegExp(`${task} started`));
   } catch (error) {
