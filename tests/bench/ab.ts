@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { parseDuration } from "../../src/node/units.ts";
 import { startEtcd } from "../_etcd.ts";
 import { GATEWAY_V8_FLAGS, NODE_V8_FLAGS, Process } from "../_cluster.ts";
+import { makeCerts } from "../_certs.ts";
 import { freePort } from "../_ports.ts";
 import {
   denoLoad,
@@ -34,7 +35,8 @@ Options:
   --connections n        concurrent connections                        [64]
   --threads n            wrk threads                                   [2]
   --load auto|wrk|deno   load generator; auto = wrk when installed     [auto]
-  --gateway-args "..."   extra flags for the "after" gateway (e.g. TLS)
+  --after-tls            the "after" side runs with mutual TLS (certificates
+                         made for the run): with --base HEAD, what TLS costs
   -h, --help             show this help`;
 
 const BASE = "/mccache/bench/";
@@ -65,7 +67,7 @@ function options(args: string[]) {
       connections: { type: "string", default: "64" },
       threads: { type: "string", default: "2" },
       load: { type: "string", default: "auto" },
-      "gateway-args": { type: "string", default: "" },
+      "after-tls": { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
   }).values;
@@ -84,9 +86,14 @@ function options(args: string[]) {
     threads: count("threads"),
     durationMs: parseDuration(flags.duration, "--duration"),
   };
-  const gatewayArgs = flags["gateway-args"].split(" ").filter(Boolean);
   const load = flags.load as "auto" | "wrk" | "deno";
-  return { base: flags.base, rounds: count("rounds"), settings, gatewayArgs, load };
+  return {
+    base: flags.base,
+    rounds: count("rounds"),
+    settings,
+    afterTls: flags["after-tls"],
+    load,
+  };
 }
 
 async function git(...args: string[]): Promise<string> {
@@ -133,29 +140,37 @@ async function startSide(
   root: string,
   etcd: string,
   origin: string,
-  gatewayArgs: string[],
+  tlsArgs: string[],
 ): Promise<Side> {
   const cluster = ["--etcd", etcd, "--etcd-prefix", `ab-${name}`, "--log-level", "info"];
-  const nodeArgs = [...cluster, "--origin", `bench=${origin}/${VALUE_BYTES}/{key}`];
+  // The certificates are made under /tmp.
+  const reads = tlsArgs.length > 0 ? ["--allow-read=/tmp"] : [];
+  const nodeArgs = [...cluster, ...tlsArgs, "--origin", `bench=${origin}/${VALUE_BYTES}/{key}`];
   const nodes = await startAll(
     cleanup.stack,
     Array.from({ length: NODES }, () => {
       const addr = `127.0.0.1:${freePort()}`;
       const httpAddr = `127.0.0.1:${freePort()}`;
       const args = ["--addr", addr, "--http-addr", httpAddr, ...nodeArgs];
-      return startProcess("cli/node.ts", args, NODE_V8_FLAGS, root, { httpAddr });
+      return startProcess("cli/node.ts", args, [...NODE_V8_FLAGS, ...reads], root, { httpAddr });
     }),
   );
   const addr = `127.0.0.1:${freePort()}`;
-  const gatewayFlags = ["--addr", addr, ...cluster, ...gatewayArgs];
+  const gatewayFlags = ["--addr", addr, ...cluster, ...tlsArgs];
   const [gateway] = await startAll(cleanup.stack, [
-    startProcess("cli/gateway.ts", gatewayFlags, GATEWAY_V8_FLAGS, root, { addr }),
+    startProcess("cli/gateway.ts", gatewayFlags, [...GATEWAY_V8_FLAGS, ...reads], root, { addr }),
   ]);
   nodes.forEach((node, i) => cleanup.watch(`${name} node ${i + 1}`, node, cleanup.stack));
   cleanup.watch(`${name} gateway`, gateway, cleanup.stack);
   await waitForMembers(nodes.map((n) => n.httpAddr), "mccache_ring_members", NODES);
   await waitForMembers([gateway.addr], "mccache_gateway_ring_members", NODES);
   return { name, gateway, nodes };
+}
+
+async function tlsArgs(cleanup: Cleanup, tls: boolean): Promise<string[]> {
+  if (!tls) return [];
+  const certs = cleanup.stack.use(await makeCerts());
+  return ["--tls-cert", certs.node.cert, "--tls-key", certs.node.key, "--tls-ca", certs.ca];
 }
 
 async function warm(side: Side, workload: Workload): Promise<void> {
@@ -253,7 +268,14 @@ async function main(): Promise<void> {
     const here = new URL("../..", import.meta.url).pathname;
     const sides = [
       await startSide(cleanup, "before", baseRoot, etcd.endpoint, origin.url, []),
-      await startSide(cleanup, "after", here, etcd.endpoint, origin.url, parsed.gatewayArgs),
+      await startSide(
+        cleanup,
+        "after",
+        here,
+        etcd.endpoint,
+        origin.url,
+        await tlsArgs(cleanup, parsed.afterTls),
+      ),
     ];
     const workload = uniform(BASE, "u", 1000);
     const generate = await generator(parsed.load);
