@@ -73,6 +73,30 @@ Deno.test({
     for (const load of origin.loads) assert.equal(load.node, ring.get(load.key));
     assert.equal(origin.loads.length, 40, "each key loaded once, by its owner");
 
+    // A rogue node registers in the same etcd, in plaintext, with wrong
+    // values: no TLS member can talk to it, so no key gets its value.
+    await using rogueOrigin = new Origin();
+    for (let i = 0; i < 100; i++) rogueOrigin.values.set(`fresh${i}`, "wrong");
+    for (let i = 0; i < 100; i++) origin.values.set(`fresh${i}`, `fresh value ${i}`);
+    await using _rogue = await startTask("node", [
+      "--addr",
+      `127.0.0.1:${freePort()}`,
+      "--etcd",
+      etcd.endpoint,
+      "--origin",
+      `v=${rogueOrigin.url}`,
+    ]);
+    await waitFor(
+      async () =>
+        /mccache_gateway_ring_members 3\b/.test(await (await fetch(`${base}/metrics`)).text()),
+      "the gateway sees the rogue's registration",
+    );
+    for (let i = 0; i < 100; i++) {
+      const response = await fetch(`${base}/mccache/v/fresh${i}`);
+      assert.equal(await response.text(), `fresh value ${i}`);
+    }
+    assert.equal(rogueOrigin.loads.length, 0, "the rogue served nothing");
+
     const put = (headers: HeadersInit) =>
       fetch(`${base}/mccache/v/k1`, { method: "PUT", body: "new", headers });
     const refused = await put({});
