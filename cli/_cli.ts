@@ -58,12 +58,14 @@ export interface ClusterOptions {
   };
   ring: HashRingOptions;
   tls: TlsOptions | undefined;
+  /** Milliseconds between keepalive pings. */
+  keepalive: number;
 }
 
 type ClusterFlagValues =
   & Omit<
     ReturnType<typeof parseFlags<typeof CLUSTER_FLAGS>>,
-    "etcd-prefix" | "etcd-timeout" | "ring" | "log-level" | "tls-server-name"
+    "etcd-prefix" | "etcd-timeout" | "ring" | "log-level" | "tls-server-name" | "keepalive"
   >
   & {
     "etcd-prefix": string;
@@ -71,6 +73,7 @@ type ClusterFlagValues =
     ring: string;
     "log-level": string;
     "tls-server-name"?: string;
+    keepalive?: string;
   };
 
 /** Validates {@linkcode CLUSTER_FLAGS}, reads the files they name, and turns them into options. */
@@ -94,7 +97,15 @@ export function clusterOptions(flags: ClusterFlagValues): ClusterOptions {
     etcd: etcdOptions(flags),
     ring: flags.ring === "seed" ? { compat: "seed" } : {},
     tls: tlsOptions(flags),
+    keepalive: positiveDuration(flags.keepalive ?? "2s", "--keepalive"),
   };
+}
+
+/** Parses a duration flag that must be positive; a bad one is a UsageError naming it. */
+export function positiveDuration(value: string, flag: string): number {
+  const ms = parseDuration(value, flag);
+  if (!(ms > 0)) throw new UsageError(`Invalid ${flag} "${value}": it must be positive`);
+  return ms;
 }
 
 function etcdOptions(flags: ClusterFlagValues): ClusterOptions["etcd"] {

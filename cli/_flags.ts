@@ -45,6 +45,7 @@ export const CLUSTER_FLAGS = {
   "tls-key": { type: "string" },
   "tls-ca": { type: "string" },
   "tls-server-name": { type: "string", default: "mccache" },
+  keepalive: { type: "string", default: "2s" },
   "log-level": { type: "string", default: "info" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -71,6 +72,8 @@ export const CLUSTER_USAGE =
   --tls-key file             its private key
   --tls-ca file              the CA that signs the cluster's certificates
   --tls-server-name name     the DNS name every node's certificate holds [mccache]
+  --keepalive duration       ping connections to nodes this often; one that
+                             does not answer as long is dropped       [2s]
   --log-level level          debug, info, warn or error               [info]
   -h, --help                 show this help`;
 
@@ -85,6 +88,7 @@ export const NODE_FLAGS = {
   "cache-bytes": { type: "string", default: "64MiB" },
   "max-value-bytes": { type: "string", default: "1MiB" },
   "http-addr": { type: "string" },
+  "idle-timeout": { type: "string", default: "5m" },
 } as const;
 
 /** The gateway's flags (cli/gateway.ts). */

@@ -66,6 +66,7 @@ async function main(): Promise<void> {
     etcd: cluster.etcd,
     ring: cluster.ring,
     tls: cluster.tls,
+    keepalive: cluster.keepalive,
     prefix: flags.prefix,
     timeout,
     maxValueBytes: parseBytes(flags["max-value-bytes"], "--max-value-bytes"),

@@ -13,7 +13,7 @@ import {
   parseHostPort,
   startNode,
 } from "../src/node/mod.ts";
-import { clusterOptions, onShutdownSignal, run } from "./_cli.ts";
+import { clusterOptions, onShutdownSignal, positiveDuration, run } from "./_cli.ts";
 import { CLUSTER_USAGE, NODE_FLAGS, type NodeFlags, parseFlags, UsageError } from "./_flags.ts";
 import { checkPermissions, nodeNeeds } from "./_permissions.ts";
 
@@ -34,6 +34,7 @@ Options:
   --cache-bytes size         byte budget of each group                [64MiB]
   --max-value-bytes size     largest value a write may store here     [1MiB]
   --http-addr host:port      serve /healthz and /metrics over HTTP
+  --idle-timeout duration    close a connection that carried no call this long [5m]
 ${CLUSTER_USAGE}
 
 Without --groups or --origin, the node serves the seed's example group
@@ -84,6 +85,8 @@ async function main(): Promise<void> {
     ring: cluster.ring,
     tls: cluster.tls,
     maxValueBytes,
+    keepalive: cluster.keepalive,
+    idleTimeout: positiveDuration(flags["idle-timeout"], "--idle-timeout"),
     logger: consoleLogger(cluster.level, `node ${flags.addr}`),
   });
   onShutdownSignal(() => node.stop());

@@ -33,8 +33,12 @@ export interface Waiter {
   retried: boolean;
   /** How often it was sent again because a member refused its protocol. */
   redirects: number;
-  /** The one member it is for (a drop after a write), when not its key's owner. */
+  /** The one member it is for (a drop after a write, a hedged get), when not its key's owner. */
   member?: string;
+  /** When it was queued on a stream (ms since the epoch). */
+  sentAt?: number;
+  /** Whether a copy of it went to another member (see GrpcUpstream's hedging). */
+  hedged?: boolean;
   resolve(value: UpstreamValue): void;
   reject(error: unknown): void;
 }
@@ -55,6 +59,8 @@ export interface StreamEvents {
   closed(stream: OwnerStream, unanswered: Waiter[], error: unknown): void;
   /** Called when the node named itself: it speaks mccache's protocol. */
   named?(stream: OwnerStream): void;
+  /** Called for each result, with how long it took since it was queued. */
+  answered?(stream: OwnerStream, ms: number): void;
 }
 
 export class OwnerStream {
@@ -137,11 +143,15 @@ export class OwnerStream {
     waiter.id = id;
     this.#inflight.set(id, waiter);
     // The node gives up on the load when the gateway gives up on the get.
-    const timeout_ms = Math.max(1, Math.ceil(waiter.deadline - Date.now()));
+    const now = Date.now();
+    waiter.sentAt = now;
+    const timeout_ms = Math.max(1, Math.ceil(waiter.deadline - now));
     const { group, key, op, value, ttl, local } = waiter;
     this.#queue.push(
       op
         ? { id, group, key, timeout_ms, op, value, ttl_ms: ttl, local }
+        : local
+        ? { id, group, key, timeout_ms, local }
         : { id, group, key, timeout_ms },
     );
   }
@@ -184,6 +194,17 @@ export class OwnerStream {
     }
   }
 
+  /** The gets in flight since before `before` (ms since the epoch) that were not hedged yet. */
+  stalled(before: number): Waiter[] {
+    const stalled: Waiter[] = [];
+    for (const waiter of this.#inflight.values()) {
+      if (!waiter.op && !waiter.hedged && (waiter.sentAt ?? Infinity) < before) {
+        stalled.push(waiter);
+      }
+    }
+    return stalled;
+  }
+
   /** Takes no new gets and ends the stream once the node has answered the ones in flight. */
   retire(): void {
     if (this.#retiring || this.#closed) return;
@@ -209,10 +230,13 @@ export class OwnerStream {
   }
 
   #answer({ results }: GetResults): void {
+    const now = Date.now();
+    const answered = this.#events.answered;
     for (const result of results) {
       const waiter = this.#inflight.get(result.id);
       if (waiter === undefined) continue; // expired meanwhile
       this.#inflight.delete(result.id);
+      answered?.(this, now - (waiter.sentAt ?? now));
       if (result.code === 0) {
         waiter.resolve({
           // Decoded as a fresh copy (see decodeGetResults): no need for another.

@@ -32,6 +32,8 @@ export interface GatewayOptions
   ring?: HashRingOptions;
   /** Mutual TLS with the nodes. @default {undefined (plaintext)} */
   tls?: TlsOptions;
+  /** How often connections to nodes are pinged, in milliseconds. @default {2000} */
+  keepalive?: number;
   /** Lifecycle log lines. @default {silentLogger} */
   logger?: Logger;
 }
@@ -81,6 +83,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       members,
       ring: options.ring,
       tls: options.tls,
+      keepalive: options.keepalive,
       onDropFailed,
     });
     cleanups.push(() => upstream.close());

@@ -10,7 +10,7 @@ import * as grpc from "@grpc/grpc-js";
 import { HashRing, type HashRingOptions } from "../hash_ring.ts";
 import { PeerError, UnsupportedError } from "../errors.ts";
 import { MEMBER_METADATA_KEY } from "../grpc/balancer.ts";
-import { NODE_CHANNEL_OPTIONS } from "../grpc/peer.ts";
+import { DEFAULT_KEEPALIVE_MS, keepaliveOptions, NODE_CHANNEL_OPTIONS } from "../grpc/peer.ts";
 import {
   MemberProtocols,
   probeMember,
@@ -43,6 +43,8 @@ export interface GrpcUpstreamOptions {
   ring?: HashRingOptions;
   /** Mutual TLS with the nodes; plaintext without. @default {undefined} */
   tls?: TlsOptions;
+  /** How often connections to nodes are pinged, in milliseconds (see `keepaliveOptions`). @default {2000} */
+  keepalive?: number;
   /**
    * Called for each member that could not be told to drop its copy of a
    * key after a write (best effort, as between nodes).
@@ -122,6 +124,7 @@ export class GrpcUpstream implements Upstream {
     const tls = clientCredentials(options.tls);
     this.#client = new CacheClient(target, tls.credentials, {
       ...NODE_CHANNEL_OPTIONS,
+      ...keepaliveOptions(options.keepalive ?? DEFAULT_KEEPALIVE_MS),
       ...tls.options,
       [MEMBER_SOURCE_OPTION]: this.#source,
       [RING_OPTION]: this.#ringOptions,

@@ -10,6 +10,7 @@
 
 import * as grpc from "@grpc/grpc-js";
 import { HashRing, type HashRingOptions } from "../hash_ring.ts";
+import { HEALTH_OPTION, type MemberHealth } from "./health.ts";
 import { type MemberProtocols, PROTOCOL_METADATA_KEY, PROTOCOLS_OPTION } from "./protocols.ts";
 
 const {
@@ -116,15 +117,15 @@ const QUEUE: PickResult = {
 };
 
 // An immutable snapshot: the ring, the pickers of the members that are
-// READY, the members still connecting, and the READY members that refused
-// mccache's protocol and the Go original's.
+// READY, the members still connecting, the READY members that refused
+// mccache's protocol and the Go original's, and those that are suspect.
 class RingPicker implements Picker {
   constructor(
     readonly ring: HashRing,
     readonly ready: ReadonlyMap<string, Picker>,
     readonly connecting: ReadonlySet<string>,
-    readonly refuseMccache: ReadonlySet<string>,
-    readonly refuseSeed: ReadonlySet<string>,
+    readonly refuse: { mccache: ReadonlySet<string>; seed: ReadonlySet<string> },
+    readonly suspect: ReadonlySet<string>,
   ) {}
 
   pick(args: PickArgs): PickResult {
@@ -141,10 +142,17 @@ class RingPicker implements Picker {
     const attempt = Number(args.metadata.get(ATTEMPT_METADATA_KEY)[0] ?? 0) || 0;
     const seed = args.metadata.get(PROTOCOL_METADATA_KEY)[0] === "geecachepb";
     const { ready } = this;
-    const refuse = seed ? this.refuseSeed : this.refuseMccache;
-    const members = refuse.size === 0
+    const refuse = seed ? this.refuse.seed : this.refuse.mccache;
+    const serves = (member: string) => ready.has(member) && !refuse.has(member);
+    let members = refuse.size === 0
       ? this.ring.walk(hash, attempt + 1, (member) => ready.has(member))
-      : this.ring.walk(hash, attempt + 1, (member) => ready.has(member) && !refuse.has(member));
+      : this.ring.walk(hash, attempt + 1, serves);
+    // Suspect members are skipped while another can take the call.
+    const { suspect } = this;
+    if (suspect.size > 0 && members.some((member) => suspect.has(member))) {
+      const healthy = this.ring.walk(hash, attempt + 1, (m) => serves(m) && !suspect.has(m));
+      if (healthy.length > 0) members = healthy;
+    }
     if (members.length > 0) {
       return ready.get(members[Math.min(attempt, members.length - 1)])!.pick(args);
     }
@@ -172,6 +180,8 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
   #destroyed = false;
   #protocols: MemberProtocols | undefined;
   #unsubscribe: (() => void) | undefined;
+  #health: MemberHealth | undefined;
+  #unsubscribeHealth: (() => void) | undefined;
 
   /** Called by grpc-js. */
   constructor(helper: grpc.experimental.ChannelControlHelper) {
@@ -192,6 +202,7 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
       return true;
     }
     this.#watchProtocols(options[PROTOCOLS_OPTION] as MemberProtocols | undefined);
+    this.#watchHealth(options[HEALTH_OPTION] as MemberHealth | undefined);
     const epochs = options[EPOCHS_ATTRIBUTE] as ReadonlyMap<string, number> | undefined;
     const childOptions = { ...options };
     delete childOptions[EPOCHS_ATTRIBUTE];
@@ -234,6 +245,7 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
   destroy(): void {
     this.#destroyed = true;
     this.#unsubscribe?.();
+    this.#unsubscribeHealth?.();
     for (const { leaf } of this.#children.values()) leaf.destroy();
     this.#children.clear();
   }
@@ -277,12 +289,20 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
     this.#unsubscribe = protocols?.subscribe(() => this.#update());
   }
 
+  #watchHealth(health: MemberHealth | undefined): void {
+    if (health === this.#health) return;
+    this.#unsubscribeHealth?.();
+    this.#health = health;
+    this.#unsubscribeHealth = health?.subscribe(() => this.#update());
+  }
+
   #update(): void {
     if (this.#paused || this.#destroyed) return;
     const ready = new Map<string, Picker>();
     const connecting = new Set<string>();
     const refuseMccache = new Set<string>();
     const refuseSeed = new Set<string>();
+    const suspect = new Set<string>();
     for (const [addr, { leaf }] of this.#children) {
       const state = leaf.getConnectivityState();
       if (state === State.READY) {
@@ -290,13 +310,15 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
         const protocol = this.#protocols?.of(addr);
         if (protocol === "geecachepb" || protocol === "none") refuseMccache.add(addr);
         if (protocol === "none") refuseSeed.add(addr);
+        if (this.#health?.suspect(addr)) suspect.add(addr);
       } else if (state === State.CONNECTING || state === State.IDLE) connecting.add(addr);
     }
     this.#protocols?.setConnected(new Set(ready.keys()));
     if (this.#children.size === 0) {
       this.#fail(`${RING_POLICY}: no cache nodes known`);
     } else if (ready.size > 0) {
-      const picker = new RingPicker(this.#ring, ready, connecting, refuseMccache, refuseSeed);
+      const refuse = { mccache: refuseMccache, seed: refuseSeed };
+      const picker = new RingPicker(this.#ring, ready, connecting, refuse, suspect);
       this.#helper.updateState(State.READY, picker, null);
     } else if (connecting.size > 0) {
       this.#helper.updateState(State.CONNECTING, new QueuePicker(this), null);

@@ -20,8 +20,15 @@
  */
 
 export { type Deadline, deadline, deadlineOf, deadlineSignal } from "./deadline.ts";
-export { GrpcPeer, type GrpcPeerOptions, NODE_CHANNEL_OPTIONS } from "./peer.ts";
+export {
+  DEFAULT_KEEPALIVE_MS,
+  GrpcPeer,
+  type GrpcPeerOptions,
+  keepaliveOptions,
+  NODE_CHANNEL_OPTIONS,
+} from "./peer.ts";
 export { GrpcPeerPicker, type GrpcPeerPickerOptions } from "./peer_picker.ts";
+export { HEALTH_OPTION, MemberHealth, type MemberHealthOptions } from "./health.ts";
 export {
   clientCredentials,
   DEFAULT_SERVER_NAME,

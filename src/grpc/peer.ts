@@ -35,6 +35,9 @@ export interface GrpcPeerOptions {
   protocols?: MemberProtocols;
 }
 
+/** How often connections to nodes are pinged, by default. */
+export const DEFAULT_KEEPALIVE_MS = 2000;
+
 /** Channel options for every connection between nodes. */
 export const NODE_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
@@ -44,7 +47,29 @@ export const NODE_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.client_idle_timeout_ms": 60 * 60 * 1000,
   "grpc.initial_reconnect_backoff_ms": 100,
   "grpc.max_reconnect_backoff_ms": 1000,
+  ...keepaliveOptions(DEFAULT_KEEPALIVE_MS),
 };
+
+/**
+ * Channel options that ping an idle or busy connection every `ms` and drop
+ * it when the ping is not answered within as long: a frozen or silently gone
+ * peer is noticed without waiting for etcd (its lease outlives a freeze).
+ *
+ * @example
+ * ```ts
+ * import { keepaliveOptions } from "@mccache/core/grpc";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(keepaliveOptions(2000)["grpc.keepalive_time_ms"], 2000);
+ * ```
+ */
+export function keepaliveOptions(ms: number): grpc.ChannelOptions {
+  return {
+    "grpc.keepalive_time_ms": ms,
+    "grpc.keepalive_timeout_ms": ms,
+    "grpc.keepalive_permit_without_calls": 1,
+  };
+}
 
 /**
  * One peer node, reached over gRPC: the {@linkcode PeerGetter} a

@@ -13,6 +13,7 @@ import type { HashRingOptions } from "../hash_ring.ts";
 import type { GroupRegistry } from "../registry.ts";
 import { addCacheServices, MAX_MESSAGE_BYTES } from "../grpc/server.ts";
 import { GrpcPeerPicker } from "../grpc/peer_picker.ts";
+import { DEFAULT_KEEPALIVE_MS, keepaliveOptions } from "../grpc/peer.ts";
 import { serverCredentials, type TlsOptions } from "../grpc/tls.ts";
 import { createEtcdClient, type EtcdTlsOptions } from "../etcd/client.ts";
 import { EtcdDiscovery } from "../etcd/discovery.ts";
@@ -57,6 +58,14 @@ export interface NodeOptions {
   httpAddr?: string;
   /** Key placement; every node (and gateway) of a cluster must agree. @default {{}} */
   ring?: HashRingOptions;
+  /**
+   * How often connections to and from this node are pinged, in
+   * milliseconds; one whose ping goes unanswered as long is dropped.
+   * @default {2000}
+   */
+  keepalive?: number;
+  /** How long a connection to this node may carry no call before it is closed, in milliseconds. @default {300000} */
+  idleTimeout?: number;
   /** The largest value a write may store here, on every write path. @default {1048576} */
   maxValueBytes?: number;
   /** Deadline of a call to a peer when the caller set none, in milliseconds. @default {5000} */
@@ -109,10 +118,12 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   const listen = options.listen ?? addr;
   parseHostPort(listen, "node listen address");
   const { tls } = options;
+  const keepalive = options.keepalive ?? DEFAULT_KEEPALIVE_MS;
   const picker = new GrpcPeerPicker(addr, {
     ring: options.ring,
     timeout: options.peerTimeout,
     tls,
+    channelOptions: keepaliveOptions(keepalive),
   });
   const maxValueBytes = options.maxValueBytes ?? 1 << 20;
   const server = new grpc.Server({
@@ -123,6 +134,9 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       Math.max(4 << 20, 2 * maxValueBytes + (1 << 20)),
     ),
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+    "grpc.keepalive_time_ms": keepalive,
+    "grpc.keepalive_timeout_ms": keepalive,
+    "grpc.max_connection_idle_ms": options.idleTimeout ?? 5 * 60_000,
   });
   const services = addCacheServices(server, registry, {
     self: addr,
