@@ -60,12 +60,20 @@ export interface ClusterOptions {
   tls: TlsOptions | undefined;
   /** Milliseconds between keepalive pings. */
   keepalive: number;
+  /** The least wait before a call is hedged to the next member, in milliseconds. */
+  hedgeAfter: number;
 }
 
 type ClusterFlagValues =
   & Omit<
     ReturnType<typeof parseFlags<typeof CLUSTER_FLAGS>>,
-    "etcd-prefix" | "etcd-timeout" | "ring" | "log-level" | "tls-server-name" | "keepalive"
+    | "etcd-prefix"
+    | "etcd-timeout"
+    | "ring"
+    | "log-level"
+    | "tls-server-name"
+    | "keepalive"
+    | "hedge-after"
   >
   & {
     "etcd-prefix": string;
@@ -74,6 +82,7 @@ type ClusterFlagValues =
     "log-level": string;
     "tls-server-name"?: string;
     keepalive?: string;
+    "hedge-after"?: string;
   };
 
 /** Validates {@linkcode CLUSTER_FLAGS}, reads the files they name, and turns them into options. */
@@ -98,6 +107,7 @@ export function clusterOptions(flags: ClusterFlagValues): ClusterOptions {
     ring: flags.ring === "seed" ? { compat: "seed" } : {},
     tls: tlsOptions(flags),
     keepalive: positiveDuration(flags.keepalive ?? "2s", "--keepalive"),
+    hedgeAfter: positiveDuration(flags["hedge-after"] ?? "50ms", "--hedge-after"),
   };
 }
 

@@ -46,6 +46,7 @@ export const CLUSTER_FLAGS = {
   "tls-ca": { type: "string" },
   "tls-server-name": { type: "string", default: "mccache" },
   keepalive: { type: "string", default: "2s" },
+  "hedge-after": { type: "string", default: "50ms" },
   "log-level": { type: "string", default: "info" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -74,6 +75,8 @@ export const CLUSTER_USAGE =
   --tls-server-name name     the DNS name every node's certificate holds [mccache]
   --keepalive duration       ping connections to nodes this often; one that
                              does not answer as long is dropped       [2s]
+  --hedge-after duration     ask the next node too when a node has answered
+                             nothing this long (or 4 x its p99)      [50ms]
   --log-level level          debug, info, warn or error               [info]
   -h, --help                 show this help`;
 

@@ -67,6 +67,7 @@ async function main(): Promise<void> {
     ring: cluster.ring,
     tls: cluster.tls,
     keepalive: cluster.keepalive,
+    hedgeAfter: cluster.hedgeAfter,
     prefix: flags.prefix,
     timeout,
     maxValueBytes: parseBytes(flags["max-value-bytes"], "--max-value-bytes"),

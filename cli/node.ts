@@ -86,6 +86,7 @@ async function main(): Promise<void> {
     tls: cluster.tls,
     maxValueBytes,
     keepalive: cluster.keepalive,
+    hedgeAfter: cluster.hedgeAfter,
     idleTimeout: positiveDuration(flags["idle-timeout"], "--idle-timeout"),
     logger: consoleLogger(cluster.level, `node ${flags.addr}`),
   });

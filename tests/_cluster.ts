@@ -121,6 +121,11 @@ export class Process implements AsyncDisposable {
     return new TextDecoder().decode(stdout).split("\n").filter(Boolean).map(Number);
   }
 
+  /** Sends `signal` to the process itself (SIGSTOP, SIGCONT), without waiting. */
+  send(signal: Deno.Signal): void {
+    this.#child.kill(signal);
+  }
+
   /** Sends `signal` (SIGKILL to the whole tree: nothing passes it on) and waits for the exit status. */
   async signal(signal: Deno.Signal): Promise<Deno.CommandStatus> {
     if (signal === "SIGKILL") {

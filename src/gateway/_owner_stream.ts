@@ -39,6 +39,8 @@ export interface Waiter {
   sentAt?: number;
   /** Whether a copy of it went to another member (see GrpcUpstream's hedging). */
   hedged?: boolean;
+  /** A write done at the key's next member: the member it stands in for. */
+  failover?: string;
   resolve(value: UpstreamValue): void;
   reject(error: unknown): void;
 }
@@ -59,7 +61,7 @@ export interface StreamEvents {
   closed(stream: OwnerStream, unanswered: Waiter[], error: unknown): void;
   /** Called when the node named itself: it speaks mccache's protocol. */
   named?(stream: OwnerStream): void;
-  /** Called for each result, with how long it took since it was queued. */
+  /** Called for each message of results, with how long its oldest result took since it was queued. */
   answered?(stream: OwnerStream, ms: number): void;
 }
 
@@ -230,13 +232,12 @@ export class OwnerStream {
   }
 
   #answer({ results }: GetResults): void {
-    const now = Date.now();
-    const answered = this.#events.answered;
+    let oldest = Infinity;
     for (const result of results) {
       const waiter = this.#inflight.get(result.id);
       if (waiter === undefined) continue; // expired meanwhile
       this.#inflight.delete(result.id);
-      answered?.(this, now - (waiter.sentAt ?? now));
+      if (waiter.sentAt! < oldest) oldest = waiter.sentAt!;
       if (result.code === 0) {
         waiter.resolve({
           // Decoded as a fresh copy (see decodeGetResults): no need for another.
@@ -250,6 +251,7 @@ export class OwnerStream {
         waiter.reject(errorFromStatus(result.code, result.error, name, this.answerer));
       }
     }
+    if (oldest !== Infinity) this.#events.answered?.(this, Date.now() - oldest);
   }
 
   #close(error: grpc.ServiceError | undefined): void {

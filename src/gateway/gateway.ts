@@ -34,6 +34,8 @@ export interface GatewayOptions
   tls?: TlsOptions;
   /** How often connections to nodes are pinged, in milliseconds. @default {2000} */
   keepalive?: number;
+  /** The least wait before a get is hedged to the next node, in milliseconds (see `GrpcUpstreamOptions`). @default {50} */
+  hedgeAfter?: number;
   /** Lifecycle log lines. @default {silentLogger} */
   logger?: Logger;
 }
@@ -84,6 +86,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       ring: options.ring,
       tls: options.tls,
       keepalive: options.keepalive,
+      hedgeAfter: options.hedgeAfter,
       onDropFailed,
     });
     cleanups.push(() => upstream.close());

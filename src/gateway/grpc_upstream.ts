@@ -10,6 +10,7 @@ import * as grpc from "@grpc/grpc-js";
 import { HashRing, type HashRingOptions } from "../hash_ring.ts";
 import { PeerError, UnsupportedError } from "../errors.ts";
 import { MEMBER_METADATA_KEY } from "../grpc/balancer.ts";
+import { HEALTH_OPTION, MemberHealth } from "../grpc/health.ts";
 import { DEFAULT_KEEPALIVE_MS, keepaliveOptions, NODE_CHANNEL_OPTIONS } from "../grpc/peer.ts";
 import {
   MemberProtocols,
@@ -31,9 +32,11 @@ import { clientCredentials, type TlsOptions } from "../grpc/tls.ts";
 import { checkTtl } from "../getter.ts";
 import { MAX_VALUE_BYTES } from "../grpc/_limits.ts";
 import { CacheClient, ItemOp } from "../grpc/_proto.ts";
+import { hedgedCopy } from "./_hedge.ts";
+import { type Hint, Hints } from "./_hints.ts";
 import { OwnerStream, type StreamEvents, type Waiter } from "./_owner_stream.ts";
 import { SeedGets } from "./_seed_gets.ts";
-import type { Upstream, UpstreamCallOptions, UpstreamValue } from "./upstream.ts";
+import type { Upstream, UpstreamCallOptions, UpstreamValue, WriteResult } from "./upstream.ts";
 
 /** Options for {@linkcode GrpcUpstream}. */
 export interface GrpcUpstreamOptions {
@@ -45,6 +48,13 @@ export interface GrpcUpstreamOptions {
   tls?: TlsOptions;
   /** How often connections to nodes are pinged, in milliseconds (see `keepaliveOptions`). @default {2000} */
   keepalive?: number;
+  /**
+   * The least time a get waits for a member that answers nothing before it
+   * is sent to the next member too (the wait is 4 × the member's recent
+   * p99 when that is longer), in milliseconds.
+   * @default {50}
+   */
+  hedgeAfter?: number;
   /**
    * Called for each member that could not be told to drop its copy of a
    * key after a write (best effort, as between nodes).
@@ -60,6 +70,12 @@ const EMPTY = new Uint8Array(0);
 
 /** How often deadlines are checked and streams re-placed, in milliseconds. */
 const SWEEP_MS = 25;
+/** How long a member that left is told of writes, should it come back. */
+const DEPARTED_MS = 5 * 60_000;
+/** How long a silent member has to answer a ping before it is suspect (a busy machine's pauses fit). */
+const PING_TIMEOUT_MS = 500;
+/** How long a suspect member has to answer a check before it stays suspect. */
+const CHECK_TIMEOUT_MS = 1000;
 /** How long a stream may sit on another node than its key's owner before it is re-placed. */
 const REPLACE_AFTER_MS = 100;
 
@@ -86,6 +102,11 @@ const REPLACE_AFTER_MS = 100;
 export class GrpcUpstream implements Upstream {
   #client: grpc.Client;
   #protocols: MemberProtocols;
+  #health: MemberHealth;
+  #hints = new Hints();
+  #pinging = new Set<string>();
+  // Members that left the ring lately (when): they may come back with old copies.
+  #departed = new Map<string, number>();
   #seedGets: SeedGets;
   #ringOptions: HashRingOptions;
   #ring: HashRing;
@@ -121,6 +142,14 @@ export class GrpcUpstream implements Upstream {
     this.#protocols = new MemberProtocols({
       probe: (member) => probeMember(this.#client, () => memberMetadata(member)),
     });
+    this.#health = new MemberHealth({
+      minHedgeMs: options.hedgeAfter,
+      check: (member) => this.#answers(member),
+      ping: async (member) => {
+        const route = () => memberMetadata(member);
+        return await probeMember(this.#client, route, PING_TIMEOUT_MS) !== undefined;
+      },
+    });
     const tls = clientCredentials(options.tls);
     this.#client = new CacheClient(target, tls.credentials, {
       ...NODE_CHANNEL_OPTIONS,
@@ -129,6 +158,7 @@ export class GrpcUpstream implements Upstream {
       [MEMBER_SOURCE_OPTION]: this.#source,
       [RING_OPTION]: this.#ringOptions,
       [PROTOCOLS_OPTION]: this.#protocols,
+      [HEALTH_OPTION]: this.#health,
     });
     this.#seedGets = new SeedGets(this.#client, this.#protocols, {
       isMember: (addr) => this.#ring.has(addr),
@@ -150,6 +180,11 @@ export class GrpcUpstream implements Upstream {
   /** Whether some member is connected and known to serve gets, in either protocol. */
   get serving(): boolean {
     return this.#protocols.serving;
+  }
+
+  /** How the members have been answering lately. */
+  get health(): MemberHealth {
+    return this.#health;
   }
 
   /** What is known of the members' protocols. */
@@ -175,7 +210,7 @@ export class GrpcUpstream implements Upstream {
     value: Uint8Array,
     ttl: number | undefined,
     options: UpstreamCallOptions,
-  ): Promise<void> {
+  ): Promise<WriteResult> {
     if (ttl !== undefined) ttl = Math.ceil(checkTtl(ttl, "set"));
     if (ttl !== undefined && ttl > Number.MAX_SAFE_INTEGER) {
       throw new RangeError(
@@ -187,32 +222,49 @@ export class GrpcUpstream implements Upstream {
         `Cannot set: value is over ${MAX_VALUE_BYTES} bytes: received ${value.length}`,
       );
     }
-    const { node, ownerOnly } = await this.#write(
-      { group, key, op: ItemOp.SET, value, ttl },
-      options,
-    );
-    if (ownerOnly) await this.#dropElsewhere(group, key, node, options);
+    const write = { group, key, op: ItemOp.SET, value, ttl };
+    return await this.#written(write, await this.#write(write, options), options);
   }
 
   /** Removes a key from its owner, then from every other node. */
-  async remove(group: string, key: string, options: UpstreamCallOptions): Promise<void> {
+  async remove(group: string, key: string, options: UpstreamCallOptions): Promise<WriteResult> {
     try {
-      const { node, ownerOnly } = await this.#write({ group, key, op: ItemOp.REMOVE }, options);
-      if (ownerOnly) await this.#dropElsewhere(group, key, node, options);
+      const write = { group, key, op: ItemOp.REMOVE };
+      return await this.#written(write, await this.#write(write, options), options);
     } catch (error) {
       // The owner may not have been told: the key goes from everywhere else.
       // An owner that refused (the Go original) changed nothing: nor does this.
       if (!(error instanceof UnsupportedError)) {
-        await this.#dropElsewhere(group, key, undefined, options);
+        await this.#dropElsewhere({ group, key, op: ItemOp.REMOVE }, [], options);
       }
       throw error;
     }
+  }
+
+  // After a write at the owner, or at its next member in its place: the
+  // other members drop their copies (the owner that missed it has a hint).
+  async #written(
+    write: Hint,
+    done: UpstreamValue,
+    options: UpstreamCallOptions,
+  ): Promise<WriteResult> {
+    const { node, failedOver } = done;
+    if (failedOver !== undefined || done.ownerOnly) {
+      // Members that missed older writes of the key get this one instead, and
+      // members that left may come back holding an older copy.
+      this.#hints.supersede(write);
+      for (const member of this.#departed.keys()) this.#hints.add(member, write);
+      const except = failedOver === undefined ? [node] : [node, failedOver];
+      await this.#dropElsewhere(write, except, options);
+    }
+    return { node, failover: failedOver !== undefined };
   }
 
   /** Closes the streams and the channel. */
   close(): void {
     clearInterval(this.#sweeper);
     this.#unsubscribe();
+    this.#health.close();
     for (const stream of [...this.#streams.values(), ...this.#targeted.values()]) stream.retire();
     this.#streams.clear();
     this.#targeted.clear();
@@ -227,7 +279,23 @@ export class GrpcUpstream implements Upstream {
   }
 
   #membersChanged(): void {
+    const now = Date.now();
+    for (const member of this.#ring.members) {
+      if (!this.#source.members.includes(member)) this.#departed.set(member, now);
+    }
+    for (const [member, at] of this.#departed) {
+      if (this.#source.members.includes(member) || now - at > DEPARTED_MS) {
+        this.#departed.delete(member);
+      }
+    }
     this.#ring = this.#buildRing();
+    for (const member of this.#health.members()) {
+      if (!this.#ring.has(member)) this.#health.forget(member);
+    }
+    // A member that comes back gets the writes it missed before its reads.
+    for (const member of this.#source.members) {
+      if (this.#hints.has(member)) this.#health.suspectNow(member);
+    }
     for (const streams of [this.#streams, this.#targeted]) {
       for (const [owner, stream] of streams) {
         if (this.#ring.has(owner)) continue;
@@ -248,9 +316,18 @@ export class GrpcUpstream implements Upstream {
         waiter.reject(unsupportedWrite(owner, waiter.op === ItemOp.SET ? "set" : "remove"));
         return;
       }
+      const down = this.#health.suspect(owner) || this.#health.unreachable(owner);
+      if (down && this.#failOver(waiter, owner)) return;
     } else if (this.#protocols.protocolFor(this.#ring, waiter.key, owner) === "geecachepb") {
       this.#seedGets.send(waiter, this.#ring.hashKey(waiter.key));
       return;
+    } else if (this.#health.suspect(owner)) {
+      // Loaded by the next member itself while the owner does not answer.
+      const next = this.#nextMember(waiter.key, owner);
+      if (next !== undefined) {
+        this.#sendTo(next, { ...waiter, local: true, member: next });
+        return;
+      }
     }
     let stream = this.#streams.get(owner);
     if (stream === undefined || !stream.open) {
@@ -329,6 +406,10 @@ export class GrpcUpstream implements Upstream {
     named: (stream) => {
       if (this.#ring.has(stream.node)) this.#protocols.learn(stream.node, "mccache.v1");
     },
+    answered: (stream, ms) => {
+      const member = stream.member;
+      if (member !== "") this.#health.answered(member, ms);
+    },
   };
 
   #streamClosed(stream: OwnerStream, unanswered: Waiter[], error: unknown): void {
@@ -345,8 +426,18 @@ export class GrpcUpstream implements Upstream {
     }
     const code = (error as { code?: number }).code;
     const retryable = code === undefined || brokenConnection(code);
+    // A broken connection under a write: the member is suspect until it
+    // answers again, so the writes it missed are replayed before its reads.
+    if (retryable && member !== "" && unanswered.some((waiter) => waiter.op && !waiter.retried)) {
+      this.#health.suspectNow(member);
+    }
     const retries: Waiter[] = [];
     for (const waiter of unanswered) {
+      if (
+        retryable && !waiter.retried && waiter.op && this.#failOver(waiter, member || stream.owner)
+      ) {
+        continue;
+      }
       if (retryable && !waiter.retried) retries.push(waiter);
       else {waiter.reject(
           error instanceof PeerError
@@ -380,6 +471,7 @@ export class GrpcUpstream implements Upstream {
   #sweep(): void {
     const now = Date.now();
     for (const stream of this.#live) stream.expire(now);
+    this.#hedgeStalled(now);
     for (const [owner, stream] of this.#streams) {
       // A stream placed on another node (its owner was down when it opened)
       // is re-placed, so keys go back to their owner once it is back.
@@ -388,6 +480,92 @@ export class GrpcUpstream implements Upstream {
         stream.retire();
       }
     }
+  }
+
+  // Sends a write to the key's next member, to store it in `owner`'s place,
+  // and keeps it as a hint for `owner`. False when no other member can.
+  #failOver(waiter: Waiter, owner: string): boolean {
+    const next = this.#nextMember(waiter.key, owner);
+    if (next === undefined) return false;
+    this.#health.suspectNow(owner);
+    const { resolve } = waiter;
+    this.#sendTo(next, {
+      ...waiter,
+      local: true,
+      member: next,
+      retried: true,
+      resolve: (value) => {
+        this.#hints.add(owner, waiter);
+        resolve({ ...value, failedOver: owner });
+      },
+    });
+    return true;
+  }
+
+  // Replays the writes `member` missed; true once they are all done there.
+  async #replayHints(member: string): Promise<boolean> {
+    const hints = this.#hints.take(member);
+    const deadline = Date.now() + CHECK_TIMEOUT_MS;
+    const replay = (hint: Hint) =>
+      new Promise<UpstreamValue>((resolve, reject) => {
+        const write = { ...hint, id: 0, local: true, member, retried: true, redirects: 0 };
+        this.#sendTo(member, { ...write, deadline, resolve, reject });
+      });
+    const results = await Promise.allSettled(hints.map(replay));
+    const failed = hints.filter((_, i) => results[i].status === "rejected");
+    this.#hints.restore(member, failed);
+    return failed.length === 0;
+  }
+
+  // Gets waiting on a member that has answered nothing for its budget go to
+  // the next member too, once the member does not answer a ping either (a
+  // live member slow with a load is waited for: one load per key).
+  #hedgeStalled(now: number): void {
+    const health = this.#health;
+    for (const stream of this.#live) {
+      const member = stream.member;
+      if (member === "" || this.#pinging.has(member)) continue;
+      const budget = health.budget(member);
+      if (health.silentFor(member, now) < budget) continue;
+      if (stream.stalled(now - budget).length === 0) continue;
+      this.#pinging.add(member);
+      health.ping(member).then((alive) => {
+        this.#pinging.delete(member);
+        if (!alive) this.#hedge(member, Date.now() - budget);
+      });
+    }
+  }
+
+  #hedge(member: string, before: number): void {
+    for (const stream of this.#live) {
+      if (stream.member !== member) continue;
+      for (const waiter of stream.stalled(before)) {
+        const next = this.#nextMember(waiter.key, member);
+        if (next !== undefined) this.#sendTo(next, hedgedCopy(waiter, next));
+      }
+    }
+  }
+
+  // The first member after `except` from the key's owner on that is
+  // connected, speaks mccache's protocol and is not suspect.
+  #nextMember(key: string, except: string): string | undefined {
+    const health = this.#health;
+    const protocols = this.#protocols;
+    const [next] = this.#ring.walk(
+      this.#ring.hashKey(key),
+      1,
+      (m) =>
+        m !== except && protocols.connected(m) && protocols.speaksMccache(m) && !health.suspect(m),
+    );
+    return next;
+  }
+
+  // Whether a suspect member answers again (any answer, a refusal included),
+  // and took the writes it missed.
+  async #answers(member: string): Promise<boolean> {
+    const route = () => memberMetadata(member);
+    if (await probeMember(this.#client, route, CHECK_TIMEOUT_MS) === undefined) return false;
+    return !this.#hints.has(member) || await this.#replayHints(member);
   }
 
   // Sends a set or remove to the key's owner. The node decides by its own
@@ -406,19 +584,25 @@ export class GrpcUpstream implements Upstream {
 
   // Has every member but `except` drop its copy of a key. Best effort, as
   // between nodes: a member that cannot be told is not the key's owner.
+  // A member that could not be told keeps the write as a hint, and is
+  // suspect until it takes it.
   async #dropElsewhere(
-    group: string,
-    key: string,
-    except: string | undefined,
+    write: Hint,
+    except: readonly string[],
     options: UpstreamCallOptions,
   ): Promise<void> {
-    const drops = this.#source.members.filter((member) => member !== except).map((member) =>
+    const { group, key } = write;
+    const drops = this.#source.members.filter((member) => !except.includes(member)).map((member) =>
       new Promise<UpstreamValue>((resolve, reject) => {
         // Never retried elsewhere: the drop is for this member only.
         const waiter = { id: 0, group, key, op: ItemOp.REMOVE, local: true, retried: true };
         const drop = { ...waiter, member, redirects: 0, deadline: options.deadline };
         this.#sendTo(member, { ...drop, resolve, reject });
-      }).catch((error) => this.#onDropFailed(member, error))
+      }).catch((error) => {
+        this.#hints.add(member, write);
+        this.#health.suspectNow(member);
+        this.#onDropFailed(member, error);
+      })
     );
     await Promise.all(drops);
   }

@@ -9,7 +9,7 @@
 import { errorStatus } from "../errors.ts";
 import { LruCache } from "../lru.ts";
 import { SingleFlight } from "../singleflight.ts";
-import type { Upstream, UpstreamValue } from "./upstream.ts";
+import type { Upstream, UpstreamValue, WriteResult } from "./upstream.ts";
 import { MAX_VALUE_BYTES } from "../grpc/_limits.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { parseDuration } from "../node/units.ts";
@@ -164,16 +164,16 @@ export function createGatewayHandler(
     const ttl = ttlParam === null ? undefined : parseTtl(ttlParam);
     const value = await readBody(request, maxValueBytes);
     written(group, key);
-    await upstream.set(group, key, value, ttl, { deadline });
+    const stored = await upstream.set(group, key, value, ttl, { deadline });
     written(group, key);
-    return new Response(null, { status: 204 });
+    return writeResponse(stored, options.debugHeaders);
   };
 
   const remove = async (group: string, key: string, deadline: number) => {
     written(group, key);
-    await upstream.remove(group, key, { deadline });
+    const removed = await upstream.remove(group, key, { deadline });
     written(group, key);
-    return new Response(null, { status: 204 });
+    return writeResponse(removed, options.debugHeaders);
   };
 
   const serve = (request: Request): Response | Promise<Response> => {
@@ -249,6 +249,17 @@ function debugValueResponse(result: UpstreamValue, cache: "hot" | "miss"): Respo
       "x-mccache-gateway-cache": cache,
     },
   });
+}
+
+// Says where a write was done: at the key's owner, or at the next member in
+// its place (the member's address only with debugHeaders).
+function writeResponse(result: WriteResult | void, debugHeaders = false): Response {
+  if (!result) return new Response(null, { status: 204 });
+  const headers: Record<string, string> = {
+    "x-mccache-stored": result.failover ? "next" : "owner",
+  };
+  if (debugHeaders) headers["x-mccache-node"] = result.node;
+  return new Response(null, { status: 204, headers });
 }
 
 function errorResponse(error: unknown, timeout: number, hidden: readonly string[]): Response {

@@ -22,4 +22,4 @@ export { type Gateway, type GatewayOptions, startGateway } from "./gateway.ts";
 export { createGatewayHandler, type GatewayHandlerOptions } from "./handler.ts";
 export { GatewayMetrics } from "./metrics.ts";
 export { GrpcUpstream, type GrpcUpstreamOptions } from "./grpc_upstream.ts";
-export type { Upstream, UpstreamCallOptions, UpstreamValue } from "./upstream.ts";
+export type { Upstream, UpstreamCallOptions, UpstreamValue, WriteResult } from "./upstream.ts";

@@ -15,6 +15,19 @@ export interface UpstreamValue {
   node: string;
   /** A set or remove: done at the key's owner only, the caller tells the other nodes. */
   ownerOnly?: boolean;
+  /** A write done at the key's next member in place of this owner, which did not answer. */
+  failedOver?: string;
+}
+
+/** Where a write was done. */
+export interface WriteResult {
+  /** The member that stored (or removed) the key. */
+  node: string;
+  /**
+   * Whether that was the key's next member, because its owner did not
+   * answer; the owner is told when it answers again.
+   */
+  failover: boolean;
 }
 
 /** Options for every upstream call. */
@@ -34,9 +47,9 @@ export interface Upstream {
     value: Uint8Array,
     ttl: number | undefined,
     options: UpstreamCallOptions,
-  ): Promise<void>;
+  ): Promise<WriteResult | void>;
   /** Removes a key everywhere. */
-  remove(group: string, key: string, options: UpstreamCallOptions): Promise<void>;
+  remove(group: string, key: string, options: UpstreamCallOptions): Promise<WriteResult | void>;
   /** The members the gateway knows of. */
   readonly members: readonly string[];
   /** Whether some member is connected and known to serve gets. */

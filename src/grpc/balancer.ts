@@ -303,6 +303,7 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
     const refuseMccache = new Set<string>();
     const refuseSeed = new Set<string>();
     const suspect = new Set<string>();
+    const unreachable = new Set<string>();
     for (const [addr, { leaf }] of this.#children) {
       const state = leaf.getConnectivityState();
       if (state === State.READY) {
@@ -312,7 +313,9 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
         if (protocol === "none") refuseSeed.add(addr);
         if (this.#health?.suspect(addr)) suspect.add(addr);
       } else if (state === State.CONNECTING || state === State.IDLE) connecting.add(addr);
+      else if (state === State.TRANSIENT_FAILURE) unreachable.add(addr);
     }
+    this.#health?.setUnreachable(unreachable);
     this.#protocols?.setConnected(new Set(ready.keys()));
     if (this.#children.size === 0) {
       this.#fail(`${RING_POLICY}: no cache nodes known`);

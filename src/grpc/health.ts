@@ -28,6 +28,13 @@ export interface MemberHealthOptions {
    * @default {undefined}
    */
   check?: (member: string) => Promise<boolean>;
+  /**
+   * Asks whether a member that has answered nothing for its budget is alive
+   * (e.g. a `Stats` call with a short deadline): a member busy with a slow
+   * load answers it, a frozen one does not. Without it, silence is enough.
+   * @default {undefined}
+   */
+  ping?: (member: string) => Promise<boolean>;
 }
 
 // Latencies kept per member: enough for a p99 that follows the last seconds.
@@ -42,6 +49,8 @@ class State {
   p99 = 0;
   failures = 0;
   suspect = false;
+  // When it last answered (ms since the epoch; 0 = never).
+  answeredAt = 0;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -56,7 +65,7 @@ class State {
  * import assert from "node:assert/strict";
  * import { MemberHealth } from "@mccache/core/grpc";
  *
- * const health = new MemberHealth({ check: () => Promise.resolve(false) });
+ * const health = new MemberHealth({ recheckMs: 60_000 });
  * for (let i = 0; i < 3; i++) health.failed("127.0.0.1:8002");
  * assert(health.suspect("127.0.0.1:8002"));
  * health.answered("127.0.0.1:8002", 2);
@@ -70,7 +79,10 @@ export class MemberHealth {
   #failuresToSuspect: number;
   #recheckMs: number;
   #check: MemberHealthOptions["check"];
+  #ping: MemberHealthOptions["ping"];
+  #pings = new Map<string, Promise<boolean>>();
   #listeners = new Set<() => void>();
+  #unreachable: ReadonlySet<string> = new Set();
   #closed = false;
 
   /** Creates an empty table. */
@@ -79,15 +91,22 @@ export class MemberHealth {
     this.#failuresToSuspect = options.failuresToSuspect ?? 3;
     this.#recheckMs = options.recheckMs ?? 500;
     this.#check = options.check;
+    this.#ping = options.ping;
   }
 
-  /** Records an answer from `member` after `ms` milliseconds: it is healthy. */
+  /**
+   * Records an answer from `member` after `ms` milliseconds: it is healthy
+   * (a suspect member is cleared here only without a `check`).
+   */
   answered(member: string, ms: number): void {
     const state = this.#state(member);
     state.latencies[state.count++ % SAMPLES] = ms;
+    state.answeredAt = Date.now();
     if (++state.sinceSort >= RESORT_EVERY) this.#resort(state);
     state.failures = 0;
-    if (state.suspect) this.#clear(state);
+    // With a check, only the check clears a member: it may do more than ask
+    // (the gateway replays the writes the member missed).
+    if (state.suspect && this.#check === undefined) this.#clear(state);
   }
 
   /** Records a failure or a stall of `member`. */
@@ -108,6 +127,54 @@ export class MemberHealth {
   budget(member: string): number {
     const p99 = this.#members.get(member)?.p99 ?? 0;
     return Math.max(this.#minHedgeMs, 4 * p99);
+  }
+
+  /** Takes the members whose connections failed, as the balancer last saw them. */
+  setUnreachable(members: ReadonlySet<string>): void {
+    this.#unreachable = members;
+  }
+
+  /** Whether `member`'s connection failed (refused, reset), as the balancer last saw it. */
+  unreachable(member: string): boolean {
+    return this.#unreachable.has(member);
+  }
+
+  /** Milliseconds since `member` last answered (`Infinity` if it never did). */
+  silentFor(member: string, now: number = Date.now()): number {
+    const at = this.#members.get(member)?.answeredAt ?? 0;
+    return at === 0 ? Infinity : now - at;
+  }
+
+  /**
+   * Whether a member that has been silent is alive: one ping at a time per
+   * member. An answer counts as an answer (see `silentFor`); no answer makes
+   * the member suspect.
+   */
+  ping(member: string): Promise<boolean> {
+    let pinging = this.#pings.get(member);
+    if (pinging !== undefined) return pinging;
+    const ask = this.#ping?.(member) ?? Promise.resolve(false);
+    pinging = ask.catch(() => false).then((alive) => {
+      this.#pings.delete(member);
+      if (this.#closed) return alive;
+      if (alive) this.#state(member).answeredAt = Date.now();
+      else this.suspectNow(member);
+      return alive;
+    });
+    this.#pings.set(member, pinging);
+    return pinging;
+  }
+
+  /** Marks `member` suspect at once (e.g. its connection broke under a write). */
+  suspectNow(member: string): void {
+    const state = this.#state(member);
+    state.failures = this.#failuresToSuspect - 1;
+    this.failed(member);
+  }
+
+  /** The members something is known of. */
+  members(): string[] {
+    return [...this.#members.keys()];
   }
 
   /** Drops what is known of a member that left. */

@@ -8,6 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import { PeerError, UnsupportedError } from "../errors.ts";
 import type { PeerCallOptions, PeerGetter, PeerRequest, PeerValue } from "../peers.ts";
 import { deadlineOf } from "./deadline.ts";
+import type { MemberHealth } from "./health.ts";
 import {
   callSeedGet,
   MemberProtocols,
@@ -33,6 +34,13 @@ export interface GrpcPeerOptions {
    * @default {a table of its own}
    */
   protocols?: MemberProtocols;
+  /**
+   * How the members have been answering, shared by a node's peers: a get
+   * gives up on a peer that answered nothing within its budget, and the
+   * group loads the key itself.
+   * @default {undefined (wait for the deadline)}
+   */
+  health?: MemberHealth;
 }
 
 /** How often connections to nodes are pinged, by default. */
@@ -93,12 +101,14 @@ export class GrpcPeer implements PeerGetter {
   #client: grpc.Client;
   #timeout: number;
   #protocols: MemberProtocols;
+  #health: MemberHealth | undefined;
 
   /** Creates a client for the node at `addr` (`host:port`); it connects on first use. */
   constructor(addr: string, options: GrpcPeerOptions = {}) {
     this.#addr = addr;
     this.#timeout = options.timeout ?? 5000;
     this.#protocols = options.protocols ?? new MemberProtocols();
+    this.#health = options.health;
     const tls = clientCredentials(options.tls);
     this.#client = new CacheClient(addr, tls.credentials, {
       ...NODE_CHANNEL_OPTIONS,
@@ -113,7 +123,28 @@ export class GrpcPeer implements PeerGetter {
   }
 
   /** Fetches a value; the peer serves it itself (`local`), never forwarding it. */
-  async get(request: PeerRequest, options: PeerCallOptions): Promise<PeerValue> {
+  get(request: PeerRequest, options: PeerCallOptions): Promise<PeerValue> {
+    const health = this.#health;
+    if (health === undefined) return this.#get(request, options);
+    const addr = this.#addr;
+    const started = Date.now();
+    const call = this.#get(request, options);
+    call.then(() => health.answered(addr, Date.now() - started), () => {});
+    return new Promise((resolve, reject) => {
+      // Given up on only when the peer answers nothing at all, not even a
+      // ping: a slow load on a live peer is waited for (one load per key).
+      const budget = health.budget(addr);
+      const check = async () => {
+        if (health.silentFor(addr) < budget || await health.ping(addr)) {
+          timer = setTimeout(check, budget);
+        } else reject(new PeerError(`${addr} answered nothing within ${budget} ms`));
+      };
+      let timer = setTimeout(check, budget);
+      call.then(resolve, reject).finally(() => clearTimeout(timer));
+    });
+  }
+
+  async #get(request: PeerRequest, options: PeerCallOptions): Promise<PeerValue> {
     if (this.#protocols.of(this.#addr) === "none") {
       // Until it registers again: the group loads the key itself.
       throw new PeerError(`${this.#addr} serves neither mccache.v1 nor geecachepb`);

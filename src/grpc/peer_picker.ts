@@ -7,11 +7,20 @@
 
 import { HashRing, type HashRingOptions } from "../hash_ring.ts";
 import type { PeerGetter, PeerPicker } from "../peers.ts";
+import { MemberHealth } from "./health.ts";
 import { GrpcPeer, type GrpcPeerOptions } from "./peer.ts";
+import { UnsupportedError } from "../errors.ts";
 import { MemberProtocols } from "./protocols.ts";
 
 /** Options for {@linkcode GrpcPeerPicker}. */
 export interface GrpcPeerPickerOptions extends GrpcPeerOptions {
+  /**
+   * The least time a get waits for a peer that answers nothing before the
+   * group loads the key itself, in milliseconds (4 × the peer's recent p99
+   * when that is longer). Ignored when `health` is given.
+   * @default {50}
+   */
+  hedgeAfter?: number;
   /** How keys are placed; every node of a cluster must use the same. @default {{}} */
   ring?: HashRingOptions;
 }
@@ -43,13 +52,24 @@ export class GrpcPeerPicker implements PeerPicker {
   #options: GrpcPeerPickerOptions;
   #snapshot: Snapshot;
   #protocols: MemberProtocols;
+  #health: MemberHealth;
 
   /** Creates a picker for the node at `self`, alone until members are set. */
   constructor(self: string, options: GrpcPeerPickerOptions = {}) {
     this.#self = self;
     this.#protocols = options.protocols ?? new MemberProtocols();
-    this.#options = { ...options, protocols: this.#protocols };
+    this.#health = options.health ?? new MemberHealth({
+      minHedgeMs: options.hedgeAfter,
+      check: (member) => this.#answers(member),
+      ping: (member) => this.#answers(member, PING_TIMEOUT_MS),
+    });
+    this.#options = { ...options, protocols: this.#protocols, health: this.#health };
     this.#snapshot = { ring: new HashRing(options.ring), peers: new Map(), others: [] };
+  }
+
+  /** How this node's peers have been answering. */
+  get health(): MemberHealth {
+    return this.#health;
   }
 
   /** What this node learned of its peers' protocols. */
@@ -87,14 +107,22 @@ export class GrpcPeerPicker implements PeerPicker {
     }
     this.#snapshot = { ring, peers, others: [...peers.values()] };
     this.#protocols.sync([...peers.keys()], registrationOf);
-    for (const [addr, peer] of old.peers) if (!peers.has(addr)) peer.close();
+    for (const [addr, peer] of old.peers) {
+      if (peers.has(addr)) continue;
+      peer.close();
+      this.#health.forget(addr);
+    }
   }
 
-  /** Returns the owner of `key`, or `undefined` when it is this node (or the ring is empty). */
+  /**
+   * Returns the owner of `key`, or `undefined` when it is this node, the
+   * ring is empty, or the owner is suspect (it has not been answering).
+   */
   pickPeer(key: string): PeerGetter | undefined {
     const { ring, peers } = this.#snapshot;
     const owner = ring.get(key);
-    return owner === undefined ? undefined : peers.get(owner);
+    if (owner === undefined || this.#health.suspect(owner)) return undefined;
+    return peers.get(owner);
   }
 
   /**
@@ -108,7 +136,25 @@ export class GrpcPeerPicker implements PeerPicker {
 
   /** Disconnects from every peer. */
   close(): void {
+    this.#health.close();
     for (const peer of this.#snapshot.peers.values()) peer.close();
     this.#snapshot = { ring: new HashRing(this.#options.ring), peers: new Map(), others: [] };
   }
+
+  // Whether a suspect peer answers again: any answer, a refusal included.
+  async #answers(member: string, timeout = CHECK_TIMEOUT_MS): Promise<boolean> {
+    const peer = this.#snapshot.peers.get(member);
+    if (peer === undefined) return false;
+    try {
+      await peer.stats({ signal: AbortSignal.timeout(timeout) });
+      return true;
+    } catch (error) {
+      return error instanceof UnsupportedError;
+    }
+  }
 }
+
+/** How long a suspect peer has to answer a check before it stays suspect. */
+const CHECK_TIMEOUT_MS = 1000;
+/** How long a silent peer has to answer a ping before it is suspect (a busy machine's pauses fit). */
+const PING_TIMEOUT_MS = 500;

@@ -64,6 +64,12 @@ export interface NodeOptions {
    * @default {2000}
    */
   keepalive?: number;
+  /**
+   * The least wait for a peer that answers nothing before the key is loaded
+   * here, in milliseconds (see `GrpcPeerPickerOptions`).
+   * @default {50}
+   */
+  hedgeAfter?: number;
   /** How long a connection to this node may carry no call before it is closed, in milliseconds. @default {300000} */
   idleTimeout?: number;
   /** The largest value a write may store here, on every write path. @default {1048576} */
@@ -124,6 +130,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     timeout: options.peerTimeout,
     tls,
     channelOptions: keepaliveOptions(keepalive),
+    hedgeAfter: options.hedgeAfter,
   });
   const maxValueBytes = options.maxValueBytes ?? 1 << 20;
   const server = new grpc.Server({

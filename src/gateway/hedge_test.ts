@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { NotFoundError, PeerError } from "../errors.ts";
+import { hedgedCopy } from "./_hedge.ts";
+import { Hints } from "./_hints.ts";
+import type { Waiter } from "./_owner_stream.ts";
+import type { UpstreamValue } from "./upstream.ts";
+
+function waiter(): { waiter: Waiter; settled: Promise<UpstreamValue> } {
+  const { promise, resolve, reject } = Promise.withResolvers<UpstreamValue>();
+  const w = { id: 7, group: "g", key: "k", deadline: 0, retried: false, redirects: 0 };
+  return { waiter: { ...w, resolve, reject }, settled: promise };
+}
+
+const VALUE = { value: new Uint8Array([1]), ttl: undefined, node: "b" };
+
+Deno.test("hedgedCopy settles with the first value, whichever of the two brings it", async (t) => {
+  await t.step("the copy answers first", async () => {
+    const { waiter: original, settled } = waiter();
+    const copy = hedgedCopy(original, "b");
+    assert.deepEqual([copy.local, copy.member, original.hedged, original.retried], [
+      true,
+      "b",
+      true,
+      true,
+    ]);
+    copy.resolve(VALUE);
+    original.reject(new PeerError("a: the stream ended"));
+    assert.equal(await settled, VALUE);
+  });
+  await t.step("the original fails first, then the copy answers", async () => {
+    const { waiter: original, settled } = waiter();
+    const copy = hedgedCopy(original, "b");
+    original.reject(new PeerError("a: the stream ended"));
+    copy.resolve(VALUE);
+    assert.equal(await settled, VALUE);
+  });
+});
+
+Deno.test("hedgedCopy fails with the last error, or at once with a not-found (an answer)", async (t) => {
+  await t.step("both fail", async () => {
+    const { waiter: original, settled } = waiter();
+    const copy = hedgedCopy(original, "b");
+    original.reject(new PeerError("first"));
+    copy.reject(new PeerError("last"));
+    await assert.rejects(settled, /last/);
+  });
+  await t.step("not found", async () => {
+    const { waiter: original, settled } = waiter();
+    hedgedCopy(original, "b").reject(new NotFoundError("no k"));
+    await assert.rejects(settled, NotFoundError);
+  });
+});
+
+Deno.test("Hints keep the newest write per key, replace older ones, and are taken once", () => {
+  const hints = new Hints();
+  hints.add("a", { group: "g", key: "k", op: 1, value: new Uint8Array([1]) });
+  hints.add("a", { group: "g", key: "k", op: 1, value: new Uint8Array([2]) });
+  hints.add("b", { group: "g", key: "k", op: 1, value: new Uint8Array([2]) });
+  hints.supersede({ group: "g", key: "k", op: 2 });
+  hints.supersede({ group: "g", key: "other", op: 2 }); // nobody missed it
+  assert.equal(hints.has("a"), true);
+  const taken = hints.take("a");
+  assert.deepEqual(taken.map((h) => [h.key, h.op]), [["k", 2]]);
+  assert.equal(hints.has("a"), false);
+  hints.add("a", { group: "g", key: "k", op: 1, value: new Uint8Array([3]) });
+  hints.restore("a", taken); // a newer write of k is kept: the failed replay does not come back
+  assert.deepEqual(hints.take("a").map((h) => h.op), [1]);
+  assert.deepEqual(hints.take("b").map((h) => h.op), [2]);
+});
