@@ -73,10 +73,11 @@ export class OpenLoop {
 
   /** Takes the report so far and starts a new one (for phases of a run). */
   async phase(): Promise<LoadReport> {
-    while (this.#inflight.size > 0) await Promise.all(this.#inflight);
     const report = this.#report;
-    report.latencies.sort((a, b) => a - b);
     this.#report = emptyReport();
+    // Only the requests of this phase: new ones keep coming.
+    await Promise.all([...this.#inflight]);
+    report.latencies.sort((a, b) => a - b);
     return report;
   }
 

@@ -173,3 +173,21 @@ Deno.test({
     assert.ok(after.sent >= 1000, summary(after));
   },
 });
+
+Deno.test({
+  name: "deno task soak kills and restarts nodes under load and reports no wrong value",
+  ...sanitizers,
+  async fn() {
+    const { code, stdout, stderr } = await new Deno.Command("deno", {
+      args: ["task", "-q", "soak", "--minutes", "0.25", "--every", "5s", "--rate", "200"],
+      cwd: new URL("..", import.meta.url).pathname,
+      env: { NO_COLOR: "1" },
+    }).output();
+    const out = new TextDecoder().decode(stdout);
+    assert.equal(code, 0, `${out}\n${new TextDecoder().decode(stderr)}`);
+    assert.match(out, /^start: gateway \d+ MiB \d+ fds/m);
+    assert.match(out, /^\d+ s, killed 127\.0\.0\.1:\d+: /m);
+    assert.match(out, /^end: gateway \d+ MiB \d+ fds/m);
+    assert.match(out, /^wrong values: 0, errors: \d+, /m);
+  },
+});
