@@ -10,7 +10,7 @@ import * as grpc from "@grpc/grpc-js";
 import { HashRing, type HashRingOptions } from "../hash_ring.ts";
 import { PeerError, UnsupportedError } from "../errors.ts";
 import { MEMBER_METADATA_KEY } from "../grpc/balancer.ts";
-import { HEALTH_OPTION, MemberHealth } from "../grpc/health.ts";
+import { HEALTH_OPTION, type MemberHealth } from "../grpc/health.ts";
 import { DEFAULT_KEEPALIVE_MS, keepaliveOptions, NODE_CHANNEL_OPTIONS } from "../grpc/peer.ts";
 import {
   MemberProtocols,
@@ -32,8 +32,8 @@ import { clientCredentials, type TlsOptions } from "../grpc/tls.ts";
 import { checkTtl } from "../getter.ts";
 import { MAX_VALUE_BYTES } from "../grpc/_limits.ts";
 import { CacheClient, ItemOp } from "../grpc/_proto.ts";
-import { hedgedCopy } from "./_hedge.ts";
-import { type Hint, Hints } from "./_hints.ts";
+import { FailOver } from "./_failover.ts";
+import type { Hint } from "./_hints.ts";
 import { OwnerStream, type StreamEvents, type Waiter } from "./_owner_stream.ts";
 import { SeedGets } from "./_seed_gets.ts";
 import type { Upstream, UpstreamCallOptions, UpstreamValue, WriteResult } from "./upstream.ts";
@@ -70,12 +70,6 @@ const EMPTY = new Uint8Array(0);
 
 /** How often deadlines are checked and streams re-placed, in milliseconds. */
 const SWEEP_MS = 25;
-/** How long a member that left is told of writes, should it come back. */
-const DEPARTED_MS = 5 * 60_000;
-/** How long a silent member has to answer a ping before it is suspect (a busy machine's pauses fit). */
-const PING_TIMEOUT_MS = 500;
-/** How long a suspect member has to answer a check before it stays suspect. */
-const CHECK_TIMEOUT_MS = 1000;
 /** How long a stream may sit on another node than its key's owner before it is re-placed. */
 const REPLACE_AFTER_MS = 100;
 
@@ -102,11 +96,7 @@ const REPLACE_AFTER_MS = 100;
 export class GrpcUpstream implements Upstream {
   #client: grpc.Client;
   #protocols: MemberProtocols;
-  #health: MemberHealth;
-  #hints = new Hints();
-  #pinging = new Set<string>();
-  // Members that left the ring lately (when): they may come back with old copies.
-  #departed = new Map<string, number>();
+  #failOver: FailOver;
   #seedGets: SeedGets;
   #ringOptions: HashRingOptions;
   #ring: HashRing;
@@ -142,13 +132,15 @@ export class GrpcUpstream implements Upstream {
     this.#protocols = new MemberProtocols({
       probe: (member) => probeMember(this.#client, () => memberMetadata(member)),
     });
-    this.#health = new MemberHealth({
-      minHedgeMs: options.hedgeAfter,
-      check: (member) => this.#answers(member),
-      ping: async (member) => {
+    this.#failOver = new FailOver({
+      ring: () => this.#ring,
+      protocols: this.#protocols,
+      sendTo: (member, waiter) => this.#sendTo(member, waiter),
+      answers: async (member, timeoutMs) => {
         const route = () => memberMetadata(member);
-        return await probeMember(this.#client, route, PING_TIMEOUT_MS) !== undefined;
+        return await probeMember(this.#client, route, timeoutMs) !== undefined;
       },
+      hedgeAfter: options.hedgeAfter,
     });
     const tls = clientCredentials(options.tls);
     this.#client = new CacheClient(target, tls.credentials, {
@@ -158,7 +150,7 @@ export class GrpcUpstream implements Upstream {
       [MEMBER_SOURCE_OPTION]: this.#source,
       [RING_OPTION]: this.#ringOptions,
       [PROTOCOLS_OPTION]: this.#protocols,
-      [HEALTH_OPTION]: this.#health,
+      [HEALTH_OPTION]: this.#failOver.health,
     });
     this.#seedGets = new SeedGets(this.#client, this.#protocols, {
       isMember: (addr) => this.#ring.has(addr),
@@ -184,7 +176,7 @@ export class GrpcUpstream implements Upstream {
 
   /** How the members have been answering lately. */
   get health(): MemberHealth {
-    return this.#health;
+    return this.#failOver.health;
   }
 
   /** What is known of the members' protocols. */
@@ -250,12 +242,7 @@ export class GrpcUpstream implements Upstream {
   ): Promise<WriteResult> {
     const { node, failedOver } = done;
     if (failedOver !== undefined || done.ownerOnly) {
-      // Members that missed older writes of the key get this one instead, and
-      // members that left may come back holding an older copy.
-      this.#hints.supersede(write);
-      for (const member of this.#departed.keys()) this.#hints.add(member, write);
-      const except = failedOver === undefined ? [node] : [node, failedOver];
-      await this.#dropElsewhere(write, except, options);
+      await this.#dropElsewhere(write, this.#failOver.written(write, done), options);
     }
     return { node, failover: failedOver !== undefined };
   }
@@ -264,7 +251,7 @@ export class GrpcUpstream implements Upstream {
   close(): void {
     clearInterval(this.#sweeper);
     this.#unsubscribe();
-    this.#health.close();
+    this.#failOver.close();
     for (const stream of [...this.#streams.values(), ...this.#targeted.values()]) stream.retire();
     this.#streams.clear();
     this.#targeted.clear();
@@ -279,23 +266,9 @@ export class GrpcUpstream implements Upstream {
   }
 
   #membersChanged(): void {
-    const now = Date.now();
-    for (const member of this.#ring.members) {
-      if (!this.#source.members.includes(member)) this.#departed.set(member, now);
-    }
-    for (const [member, at] of this.#departed) {
-      if (this.#source.members.includes(member) || now - at > DEPARTED_MS) {
-        this.#departed.delete(member);
-      }
-    }
+    const before = this.#ring.members;
     this.#ring = this.#buildRing();
-    for (const member of this.#health.members()) {
-      if (!this.#ring.has(member)) this.#health.forget(member);
-    }
-    // A member that comes back gets the writes it missed before its reads.
-    for (const member of this.#source.members) {
-      if (this.#hints.has(member)) this.#health.suspectNow(member);
-    }
+    this.#failOver.membersChanged(before, this.#ring.members);
     for (const streams of [this.#streams, this.#targeted]) {
       for (const [owner, stream] of streams) {
         if (this.#ring.has(owner)) continue;
@@ -316,18 +289,12 @@ export class GrpcUpstream implements Upstream {
         waiter.reject(unsupportedWrite(owner, waiter.op === ItemOp.SET ? "set" : "remove"));
         return;
       }
-      const down = this.#health.suspect(owner) || this.#health.unreachable(owner);
-      if (down && this.#failOver(waiter, owner)) return;
+      if (this.#failOver.routeWrite(waiter, owner)) return;
     } else if (this.#protocols.protocolFor(this.#ring, waiter.key, owner) === "geecachepb") {
       this.#seedGets.send(waiter, this.#ring.hashKey(waiter.key));
       return;
-    } else if (this.#health.suspect(owner)) {
-      // Loaded by the next member itself while the owner does not answer.
-      const next = this.#nextMember(waiter.key, owner);
-      if (next !== undefined) {
-        this.#sendTo(next, { ...waiter, local: true, member: next });
-        return;
-      }
+    } else if (this.#failOver.routeGet(waiter, owner)) {
+      return;
     }
     let stream = this.#streams.get(owner);
     if (stream === undefined || !stream.open) {
@@ -408,7 +375,7 @@ export class GrpcUpstream implements Upstream {
     },
     answered: (stream, ms) => {
       const member = stream.member;
-      if (member !== "") this.#health.answered(member, ms);
+      if (member !== "") this.#failOver.health.answered(member, ms);
     },
   };
 
@@ -429,12 +396,13 @@ export class GrpcUpstream implements Upstream {
     // A broken connection under a write: the member is suspect until it
     // answers again, so the writes it missed are replayed before its reads.
     if (retryable && member !== "" && unanswered.some((waiter) => waiter.op && !waiter.retried)) {
-      this.#health.suspectNow(member);
+      this.#failOver.health.suspectNow(member);
     }
     const retries: Waiter[] = [];
     for (const waiter of unanswered) {
       if (
-        retryable && !waiter.retried && waiter.op && this.#failOver(waiter, member || stream.owner)
+        retryable && !waiter.retried && waiter.op &&
+        this.#failOver.failOver(waiter, member || stream.owner)
       ) {
         continue;
       }
@@ -471,7 +439,7 @@ export class GrpcUpstream implements Upstream {
   #sweep(): void {
     const now = Date.now();
     for (const stream of this.#live) stream.expire(now);
-    this.#hedgeStalled(now);
+    this.#failOver.hedgeStalled(this.#live, now);
     for (const [owner, stream] of this.#streams) {
       // A stream placed on another node (its owner was down when it opened)
       // is re-placed, so keys go back to their owner once it is back.
@@ -480,92 +448,6 @@ export class GrpcUpstream implements Upstream {
         stream.retire();
       }
     }
-  }
-
-  // Sends a write to the key's next member, to store it in `owner`'s place,
-  // and keeps it as a hint for `owner`. False when no other member can.
-  #failOver(waiter: Waiter, owner: string): boolean {
-    const next = this.#nextMember(waiter.key, owner);
-    if (next === undefined) return false;
-    this.#health.suspectNow(owner);
-    const { resolve } = waiter;
-    this.#sendTo(next, {
-      ...waiter,
-      local: true,
-      member: next,
-      retried: true,
-      resolve: (value) => {
-        this.#hints.add(owner, waiter);
-        resolve({ ...value, failedOver: owner });
-      },
-    });
-    return true;
-  }
-
-  // Replays the writes `member` missed; true once they are all done there.
-  async #replayHints(member: string): Promise<boolean> {
-    const hints = this.#hints.take(member);
-    const deadline = Date.now() + CHECK_TIMEOUT_MS;
-    const replay = (hint: Hint) =>
-      new Promise<UpstreamValue>((resolve, reject) => {
-        const write = { ...hint, id: 0, local: true, member, retried: true, redirects: 0 };
-        this.#sendTo(member, { ...write, deadline, resolve, reject });
-      });
-    const results = await Promise.allSettled(hints.map(replay));
-    const failed = hints.filter((_, i) => results[i].status === "rejected");
-    this.#hints.restore(member, failed);
-    return failed.length === 0;
-  }
-
-  // Gets waiting on a member that has answered nothing for its budget go to
-  // the next member too, once the member does not answer a ping either (a
-  // live member slow with a load is waited for: one load per key).
-  #hedgeStalled(now: number): void {
-    const health = this.#health;
-    for (const stream of this.#live) {
-      const member = stream.member;
-      if (member === "" || this.#pinging.has(member)) continue;
-      const budget = health.budget(member);
-      if (health.silentFor(member, now) < budget) continue;
-      if (stream.stalled(now - budget).length === 0) continue;
-      this.#pinging.add(member);
-      health.ping(member).then((alive) => {
-        this.#pinging.delete(member);
-        if (!alive) this.#hedge(member, Date.now() - budget);
-      });
-    }
-  }
-
-  #hedge(member: string, before: number): void {
-    for (const stream of this.#live) {
-      if (stream.member !== member) continue;
-      for (const waiter of stream.stalled(before)) {
-        const next = this.#nextMember(waiter.key, member);
-        if (next !== undefined) this.#sendTo(next, hedgedCopy(waiter, next));
-      }
-    }
-  }
-
-  // The first member after `except` from the key's owner on that is
-  // connected, speaks mccache's protocol and is not suspect.
-  #nextMember(key: string, except: string): string | undefined {
-    const health = this.#health;
-    const protocols = this.#protocols;
-    const [next] = this.#ring.walk(
-      this.#ring.hashKey(key),
-      1,
-      (m) =>
-        m !== except && protocols.connected(m) && protocols.speaksMccache(m) && !health.suspect(m),
-    );
-    return next;
-  }
-
-  // Whether a suspect member answers again (any answer, a refusal included),
-  // and took the writes it missed.
-  async #answers(member: string): Promise<boolean> {
-    const route = () => memberMetadata(member);
-    if (await probeMember(this.#client, route, CHECK_TIMEOUT_MS) === undefined) return false;
-    return !this.#hints.has(member) || await this.#replayHints(member);
   }
 
   // Sends a set or remove to the key's owner. The node decides by its own
@@ -599,8 +481,7 @@ export class GrpcUpstream implements Upstream {
         const drop = { ...waiter, member, redirects: 0, deadline: options.deadline };
         this.#sendTo(member, { ...drop, resolve, reject });
       }).catch((error) => {
-        this.#hints.add(member, write);
-        this.#health.suspectNow(member);
+        this.#failOver.dropFailed(member, write);
         this.#onDropFailed(member, error);
       })
     );
