@@ -9,22 +9,23 @@
 // any gRPC client can call it. Every other method, any GetStream that asks for something this
 // path does not do (a deadline, compression), and every stream of a server
 // with interceptors are left to grpc-js.
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import type * as http2 from "node:http2";
 import type * as grpc from "@grpc/grpc-js";
 import { decodeGetBatch, encodeGetResults, FRAME_HEADER_BYTES } from "./_stream_codec.ts";
+import { MessageReader } from "./_frames.ts";
 import {
   NODE_METADATA_KEY,
   openGetStream,
   type ReplySink,
   type StreamServing,
 } from "./_get_stream.ts";
+import { type BufferBudget, meterStream } from "./_buffer_budget.ts";
 
 /** The path a gRPC client calls GetStream by. */
 export const GET_STREAM_PATH = "/mccache.v1.Cache/GetStream";
 
 // gRPC status codes (grpc's `status` enum).
-const RESOURCE_EXHAUSTED = 8;
 const INTERNAL = 13;
 
 type StreamListener = (
@@ -48,38 +49,45 @@ interface ServerInternals {
 const DEFAULT_MAX_RECEIVE_BYTES = 4 << 20;
 
 /**
- * Makes `server` serve GetStream directly on every port bound from now on.
- * grpc-js gives no public hook into its HTTP/2 server, so this wraps the
- * private method that adds its 'stream' listener to each one it creates, and
- * reads the server's interceptors, options and idle-stream count as grpc-js
- * keeps them. Without that method grpc-js serves every stream, as before
- * (grpc-js is pinned in deno.json, and a test fails if GetStream stops coming
- * this way).
+ * Makes `server` serve GetStream directly on every port bound from now on,
+ * and charges the messages arriving on every stream, whoever serves it, to
+ * `budget`. grpc-js gives no public hook into its HTTP/2 server, so this
+ * wraps the private method that adds its 'stream' listener to each one it
+ * creates, and reads the server's interceptors, options and idle-stream
+ * count as grpc-js keeps them. Without that method grpc-js serves every
+ * stream, as before (grpc-js is pinned in deno.json, and a test fails if
+ * GetStream stops coming this way).
  */
-export function serveGetStreamDirectly(server: grpc.Server, serving: StreamServing): void {
+export function serveStreams(
+  server: grpc.Server,
+  serving: StreamServing,
+  budget: BufferBudget,
+): void {
   const internals = server as unknown as ServerInternals;
   const setup = internals._setupHandlers;
   if (typeof setup !== "function") return;
   internals._setupHandlers = function (this: ServerInternals, http2Server, ...rest) {
     setup.call(this, http2Server, ...rest);
+    if (http2Server === null) return;
     // Interceptors (the server's, or its credentials' in rest[0]) are the
     // user's code around every call: only grpc-js runs them.
     const [credentialInterceptors] = rest;
-    if (
-      http2Server === null || (this.interceptors?.length ?? 0) > 0 ||
-      (Array.isArray(credentialInterceptors) && credentialInterceptors.length > 0)
-    ) return;
+    const direct = (this.interceptors?.length ?? 0) === 0 &&
+      !(Array.isArray(credentialInterceptors) && credentialInterceptors.length > 0);
     const limit = this.options?.["grpc.max_receive_message_length"] ?? DEFAULT_MAX_RECEIVE_BYTES;
     const maxMessageBytes = limit === -1 ? Infinity : Number(limit);
     const grpcListeners = http2Server.listeners("stream") as StreamListener[];
     http2Server.removeAllListeners("stream");
     const route: StreamListener = (stream, headers, ...more) => {
-      if (headers[":path"] === GET_STREAM_PATH && servable(headers)) {
+      if (direct && headers[":path"] === GET_STREAM_PATH && servable(headers)) {
         this.onStreamOpened?.(stream);
         serveStream(stream, { ...serving, maxMessageBytes });
-        return;
+      } else {
+        for (const listener of grpcListeners) listener.call(http2Server, stream, headers, ...more);
       }
-      for (const listener of grpcListeners) listener.call(http2Server, stream, headers, ...more);
+      // After the reader's listeners: a message too large for the reader
+      // gets the reader's own status, not a reset.
+      meterStream(stream, budget, maxMessageBytes);
     };
     http2Server.on("stream", route);
   };
@@ -153,7 +161,7 @@ function serveStream(stream: http2.ServerHttp2Stream, context: StreamContext): v
     session.leave();
     sink.end();
   };
-  const onData = frames(
+  const reader = new MessageReader(
     (message) => {
       // Batches that come after the node ended the stream are not answered:
       // the caller sends them again on its next stream.
@@ -169,52 +177,10 @@ function serveStream(stream: http2.ServerHttp2Stream, context: StreamContext): v
     fail,
     context.maxMessageBytes,
   );
-  stream.on("data", onData);
+  stream.on("data", (chunk: Buffer) => reader.push(chunk));
   stream.on("end", session.end);
-  stream.on("close", session.leave);
-}
-
-/**
- * Splits the bytes of an HTTP/2 stream into gRPC messages (a 1-byte
- * compressed flag, a 4-byte length, the message). A message that came in
- * several chunks is joined once it is whole; one over `maxBytes` fails the
- * stream before it is buffered.
- */
-function frames(
-  onMessage: (message: Uint8Array) => void,
-  fail: (code: number, message: string) => void,
-  maxBytes: number,
-): (chunk: Buffer) => void {
-  let chunks: Buffer[] = [];
-  let bytes = 0;
-  let failed = false;
-  const stop = (code: number, message: string) => {
-    failed = true;
-    chunks = [];
-    fail(code, message);
-  };
-  return (chunk) => {
-    if (failed) return;
-    chunks.push(chunk);
-    bytes += chunk.length;
-    while (!failed && bytes >= FRAME_HEADER_BYTES) {
-      if (chunks[0].length < FRAME_HEADER_BYTES) chunks = [Buffer.concat(chunks)];
-      const length = chunks[0].readUInt32BE(1);
-      if (chunks[0][0] !== 0) {
-        return stop(INTERNAL, "Received a compressed message without an encoding");
-      }
-      if (length > maxBytes) {
-        const limit = `max (${length} vs. ${maxBytes})`;
-        return stop(RESOURCE_EXHAUSTED, `Received message larger than ${limit}`);
-      }
-      const end = FRAME_HEADER_BYTES + length;
-      if (bytes < end) return;
-      if (chunks[0].length < end) chunks = [Buffer.concat(chunks)];
-      const head = chunks[0];
-      bytes -= end;
-      if (head.length > end) chunks[0] = head.subarray(end);
-      else chunks.shift();
-      onMessage(head.subarray(FRAME_HEADER_BYTES, end));
-    }
-  };
+  stream.on("close", () => {
+    reader.discard();
+    session.leave();
+  });
 }

@@ -10,7 +10,8 @@ import type * as grpc from "@grpc/grpc-js";
 import { UnknownGroupError } from "../errors.ts";
 import { checkValueSize, serveGetStream } from "./_get_stream.ts";
 import { MAX_VALUE_BYTES } from "./_limits.ts";
-import { serveGetStreamDirectly } from "./_direct_stream.ts";
+import { serveStreams } from "./_direct_stream.ts";
+import { BufferBudget } from "./_buffer_budget.ts";
 import type { Group } from "../group.ts";
 import type { GroupRegistry } from "../registry.ts";
 import type { CacheStats, GroupStats } from "../stats.ts";
@@ -44,7 +45,19 @@ export interface CacheServiceOptions {
    * @default {1048576}
    */
   maxValueBytes?: number;
+  /**
+   * The bytes that messages still arriving may hold in memory, all of this
+   * server's streams together: a message is charged in full once its length
+   * is read, and one that does not fit resets its stream, which a grpc-js
+   * caller sees as RESOURCE_EXHAUSTED. Messages of other servers sharing
+   * the process are not counted.
+   * @default {134217728}
+   */
+  maxBufferedBytes?: number;
 }
+
+/** The default of {@linkcode CacheServiceOptions.maxBufferedBytes}: 128 MiB. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 128 << 20;
 
 export { MAX_MESSAGE_BYTES } from "./_limits.ts";
 
@@ -78,6 +91,7 @@ export function addCacheServices(
       `Cannot add cache services: maxValueBytes must be an integer from 0 to ${MAX_VALUE_BYTES}: received ${maxValueBytes}`,
     );
   }
+  const budget = new BufferBudget(bufferedBytesOf(options));
   const streams = new Set<() => void>();
   const serving = { registry, self: options.self, streams, maxValueBytes };
   server.addService(CacheClient.service, {
@@ -104,7 +118,7 @@ export function addCacheServices(
       serveGetStream(call, serving);
     },
   });
-  serveGetStreamDirectly(server, serving);
+  serveStreams(server, serving, budget);
   server.addService(GeeCacheClient.service, {
     Get: unary<SeedRequest, SeedResponse>(registry, async (group, request, signal) => {
       return { value: (await group.get(request.key, { signal })).unsafeBytes() };
@@ -114,7 +128,23 @@ export function addCacheServices(
     endStreams() {
       for (const end of streams) end();
     },
+    get bufferedBytes() {
+      return budget.used;
+    },
+    get refusedMessages() {
+      return budget.refused;
+    },
   };
+}
+
+function bufferedBytesOf(options: CacheServiceOptions): number {
+  const bytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) {
+    throw new RangeError(
+      `Cannot add cache services: maxBufferedBytes must be a positive integer: received ${bytes}`,
+    );
+  }
+  return bytes;
 }
 
 /** What {@linkcode addCacheServices} leaves running. */
@@ -124,6 +154,10 @@ export interface CacheServices {
    * stopping node's callers move their streams elsewhere instead of waiting.
    */
   endStreams(): void;
+  /** Bytes that messages still arriving hold now (see `maxBufferedBytes`). */
+  readonly bufferedBytes: number;
+  /** Messages refused so far because `maxBufferedBytes` was reached. */
+  readonly refusedMessages: number;
 }
 
 type Handler<Req, Res> = (group: Group, request: Req, signal: AbortSignal) => Promise<Res>;

@@ -14,6 +14,10 @@ export interface NodeStatus {
   readonly members: readonly string[];
   /** True while registered and serving. */
   readonly healthy: boolean;
+  /** Bytes that gRPC messages still arriving hold (`maxBufferedBytes`). @default {undefined (not reported)} */
+  readonly bufferedBytes?: number;
+  /** Messages refused because `maxBufferedBytes` was reached. @default {undefined (not reported)} */
+  readonly refusedMessages?: number;
 }
 
 /** A running HTTP server. */
@@ -44,6 +48,7 @@ export function serveNodeHttp(
   const metrics = createNodeMetrics(registry, {
     members: () => node.members,
     healthy: () => node.healthy,
+    buffered: () => ({ bytes: node.bufferedBytes ?? 0, refused: node.refusedMessages ?? 0 }),
   });
   const handler = async (request: Request): Promise<Response> => {
     const { pathname } = new URL(request.url);

@@ -41,6 +41,8 @@ export interface NodeMetricsSource {
   members(): readonly string[];
   /** Whether the node is registered and serving. */
   healthy(): boolean;
+  /** Bytes that arriving messages hold, and messages refused for want of room. @default {undefined (not reported)} */
+  buffered?(): { bytes: number; refused: number };
 }
 
 /**
@@ -116,6 +118,30 @@ export function createNodeMetrics(groups: GroupRegistry, node: NodeMetricsSource
       this.set(node.healthy() ? 1 : 0);
     },
   });
+  if (node.buffered) addBufferMetrics(registry, node.buffered);
   collectDefaultMetrics({ register: registry });
   return registry;
+}
+
+function addBufferMetrics(
+  registry: Registry,
+  buffered: () => { bytes: number; refused: number },
+): void {
+  new Gauge({
+    name: "mccache_buffered_bytes",
+    help: "Bytes that gRPC messages still arriving hold, against --max-buffered-bytes",
+    registers: [registry],
+    collect() {
+      this.set(buffered().bytes);
+    },
+  });
+  new Counter({
+    name: "mccache_refused_messages_total",
+    help: "gRPC messages refused with RESOURCE_EXHAUSTED: --max-buffered-bytes was reached",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(buffered().refused);
+    },
+  });
 }

@@ -22,6 +22,9 @@ import { type Logger, silentLogger } from "../log/logger.ts";
 import { parseHostPort } from "./addr.ts";
 import { serveNodeHttp } from "./http.ts";
 
+// RFC 9113 asks for at least 100; grpc-js sets no limit at all.
+const DEFAULT_MAX_STREAMS = 100;
+
 /** How a node finds the cluster through etcd. */
 export interface NodeEtcdOptions {
   /** etcd endpoints, `host:port`. @default {["127.0.0.1:2379"]} */
@@ -74,6 +77,18 @@ export interface NodeOptions {
   idleTimeout?: number;
   /** The largest value a write may store here, on every write path. @default {1048576} */
   maxValueBytes?: number;
+  /**
+   * How many calls one connection may carry at once (HTTP/2
+   * `SETTINGS_MAX_CONCURRENT_STREAMS`); a caller queues the others.
+   * @default {100}
+   */
+  maxStreams?: number;
+  /**
+   * The bytes that gRPC messages still arriving may hold, all connections
+   * together; a message that does not fit is refused with RESOURCE_EXHAUSTED.
+   * @default {134217728}
+   */
+  maxBufferedBytes?: number;
   /** Deadline of a call to a peer when the caller set none, in milliseconds. @default {5000} */
   peerTimeout?: number;
   /** How long a stopping node keeps serving after leaving the ring, in milliseconds. @default {300} */
@@ -92,6 +107,10 @@ export interface CacheNode extends AsyncDisposable {
   readonly members: readonly string[];
   /** True while registered (or statically configured) and serving. */
   readonly healthy: boolean;
+  /** Bytes that gRPC messages still arriving hold now (`maxBufferedBytes`). */
+  readonly bufferedBytes: number;
+  /** Messages refused so far because `maxBufferedBytes` was reached. */
+  readonly refusedMessages: number;
   /** Leaves the cluster, finishes in-flight calls, and releases everything. */
   stop(): Promise<void>;
 }
@@ -144,11 +163,13 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     "grpc.keepalive_time_ms": keepalive,
     "grpc.keepalive_timeout_ms": keepalive,
     "grpc.max_connection_idle_ms": options.idleTimeout ?? 5 * 60_000,
+    "grpc.max_concurrent_streams": maxStreamsOf(options),
   });
   const services = addCacheServices(server, registry, {
     self: addr,
     members: () => picker.members,
     maxValueBytes,
+    maxBufferedBytes: options.maxBufferedBytes,
   });
   const cleanups: (() => Promise<void> | void)[] = [() => picker.close()];
   const cleanup = async () => {
@@ -193,6 +214,12 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     },
     get healthy() {
       return !stopping && (registrar === undefined || registrar.registered);
+    },
+    get bufferedBytes() {
+      return services.bufferedBytes;
+    },
+    get refusedMessages() {
+      return services.refusedMessages;
     },
     stop,
     [Symbol.asyncDispose]: stop,
@@ -276,6 +303,18 @@ function shutdown(server: grpc.Server, timeoutMs: number): Promise<void> {
       resolve();
     });
   });
+}
+
+function maxStreamsOf(options: NodeOptions): number {
+  const streams = options.maxStreams ?? DEFAULT_MAX_STREAMS;
+  if (!Number.isInteger(streams) || streams < 1 || streams > 2 ** 31 - 1) {
+    throw new RangeError(
+      `Cannot start node: maxStreams must be an integer from 1 to ${
+        2 ** 31 - 1
+      }: received ${streams}`,
+    );
+  }
+  return streams;
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {
