@@ -70,6 +70,14 @@ export function addSeedScores(registry: GroupRegistry, cacheBytes: number): Grou
   });
 }
 
+/** Options for {@linkcode addOriginGroups}. */
+export interface OriginGroupsOptions extends DefineGroupsOptions {
+  /** The largest origin body read, in bytes (see `originGetter`). @default {1048576} */
+  maxBodyBytes?: number;
+  /** How long a too-large body fails again unfetched, in milliseconds. @default {5000} */
+  negativeTtl?: number;
+}
+
 /**
  * Adds a read-through group per `name=url` spec (see `originGetter`).
  *
@@ -85,14 +93,15 @@ export function addSeedScores(registry: GroupRegistry, cacheBytes: number): Grou
 export function addOriginGroups(
   registry: GroupRegistry,
   specs: readonly string[],
-  options: DefineGroupsOptions,
+  options: OriginGroupsOptions,
 ): void {
+  const { node, maxBodyBytes, negativeTtl } = options;
   for (const spec of specs) {
     const eq = spec.indexOf("=");
     if (eq <= 0) {
       throw new TypeError(`Invalid origin "${spec}": expected group=http://host/path/{key}`);
     }
-    const getter = originGetter(spec.slice(eq + 1), { node: options.node });
+    const getter = originGetter(spec.slice(eq + 1), { node, maxBodyBytes, negativeTtl });
     new Group({ name: spec.slice(0, eq), maxBytes: options.cacheBytes, getter, registry });
   }
 }

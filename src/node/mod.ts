@@ -31,7 +31,7 @@ export { type HostPort, parseHostPort } from "./addr.ts";
 export { type HttpHandle, type NodeStatus, serveNodeHttp } from "./http.ts";
 export { createNodeMetrics, type NodeMetricsSource } from "./metrics.ts";
 export { type CacheNode, type NodeEtcdOptions, type NodeOptions, startNode } from "./node.ts";
-export { originGetter, type OriginGetterOptions } from "./origin.ts";
+export { originGetter, type OriginGetterOptions, OriginTooLargeError } from "./origin.ts";
 export {
   consoleLogger,
   LOG_LEVELS,
@@ -45,6 +45,7 @@ export {
   type DefineGroups,
   type DefineGroupsOptions,
   loadGroupsModule,
+  type OriginGroupsOptions,
   SEED_SCORES,
 } from "./groups.ts";
 export { parseBytes, parseDuration } from "./units.ts";
