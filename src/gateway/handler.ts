@@ -28,6 +28,12 @@ export interface GatewayHandlerOptions {
   /** Largest value a PUT may store, in bytes. @default {1048576} */
   maxValueBytes?: number;
   /**
+   * How long a PUT's whole body may take to arrive, in milliseconds; a body
+   * still incomplete then is answered 408 and its connection closed.
+   * @default {10000}
+   */
+  bodyTimeout?: number;
+  /**
    * How long the gateway may serve a hot key from its own memory, in
    * milliseconds; 0 turns the hot cache off. A PUT or DELETE through this
    * gateway drops the key at once; changes through other gateways are seen
@@ -83,7 +89,8 @@ class HttpError extends Error {
  * - `GET /healthz` and `GET /metrics`.
  *
  * Errors are `{"error": "..."}` with 400 (bad key, group or body), 404 (no
- * such group or key), 405, 413 (value too large), 502 (the origin failed),
+ * such group or key), 405, 408 (a PUT's body did not arrive within
+ * `bodyTimeout`), 413 (value too large), 502 (the origin failed),
  * 503 (no node available) or 504 (deadline passed).
  *
  * @example Serve it
@@ -103,6 +110,12 @@ export function createGatewayHandler(
   if (!Number.isInteger(maxValueBytes) || maxValueBytes < 0 || maxValueBytes > MAX_VALUE_BYTES) {
     throw new RangeError(
       `Cannot create gateway handler: maxValueBytes must be an integer from 0 to ${MAX_VALUE_BYTES}: received ${maxValueBytes}`,
+    );
+  }
+  const bodyTimeout = options.bodyTimeout ?? 10_000;
+  if (!(bodyTimeout > 0)) {
+    throw new RangeError(
+      `Cannot create gateway handler: bodyTimeout must be positive: received ${bodyTimeout}`,
     );
   }
   const { upstream, metrics } = options;
@@ -162,7 +175,7 @@ export function createGatewayHandler(
   ) => {
     const ttlParam = new URLSearchParams(query).get("ttl");
     const ttl = ttlParam === null ? undefined : parseTtl(ttlParam);
-    const value = await readBody(request, maxValueBytes);
+    const value = await readBody(request, maxValueBytes, bodyTimeout);
     written(group, key);
     const stored = await upstream.set(group, key, value, ttl, { deadline });
     written(group, key);
@@ -263,6 +276,10 @@ function writeResponse(result: WriteResult | void, debugHeaders = false): Respon
 }
 
 function errorResponse(error: unknown, timeout: number, hidden: readonly string[]): Response {
+  // The client still owes body bytes: this connection carries no more requests.
+  if (error instanceof HttpError && error.status === 408) {
+    return json(408, error.message, { connection: "close" });
+  }
   if (error instanceof HttpError) return json(error.status, error.message);
   const status = errorStatus(error).http;
   if (status === 504) return json(504, `Deadline of ${timeout} ms passed`);
@@ -286,17 +303,47 @@ function parseTtl(value: string): number {
   );
 }
 
-async function readBody(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
+async function readBody(
+  request: Request,
+  limit: number,
+  timeoutMs: number,
+): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > limit) throw new HttpError(413, `Value too large: limit is ${limit} bytes`);
   if (!request.body) return new Uint8Array(0);
-  // Read no more than the limit, whatever the client declared.
+  const reader = request.body.getReader();
+  // A client that sends part of a body and stalls would hold the request
+  // (and its memory) for ever: Deno.serve has no read timeout of its own.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new HttpError(408, `Request body not received within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  try {
+    return await readChunks(reader, limit, expired);
+  } catch (error) {
+    reader.cancel().catch(() => {});
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// Reads no more than the limit, whatever the client declared.
+async function readChunks(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  limit: number,
+  expired: Promise<never>,
+): Promise<Uint8Array<ArrayBuffer>> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of request.body) {
-    size += chunk.length;
+  while (true) {
+    const { done, value } = await Promise.race([reader.read(), expired]);
+    if (done) break;
+    size += value.length;
     if (size > limit) throw new HttpError(413, `Value too large: limit is ${limit} bytes`);
-    chunks.push(chunk);
+    chunks.push(value);
   }
   const body = new Uint8Array(size);
   let offset = 0;

@@ -223,3 +223,22 @@ Deno.test("Error bodies name no node address unless debugHeaders is on", async (
     else assert.equal(error, "a cache node: UNAVAILABLE: connection refused");
   }
 });
+
+Deno.test("A PUT whose body stops arriving is a 408 once bodyTimeout passes, and stores nothing", async () => {
+  const { upstream, request } = setup({ bodyTimeout: 50 });
+  let cancelled = false;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode("half a val"));
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const { status, body: text } = await request("/mccache/g/k", { method: "PUT", body });
+  assert.equal(status, 408);
+  assert.equal(JSON.parse(text).error, "Request body not received within 50 ms");
+  assert.deepEqual(upstream.sets, []);
+  assert.ok(cancelled, "the rest of the body is not read");
+  assert.throws(() => setup({ bodyTimeout: 0 }), RangeError);
+});
