@@ -92,6 +92,9 @@ export const NODE_FLAGS = {
   "max-value-bytes": { type: "string", default: "1MiB" },
   "http-addr": { type: "string" },
   "idle-timeout": { type: "string", default: "5m" },
+  "max-streams": { type: "string", default: "100" },
+  "max-buffered-bytes": { type: "string", default: "128MiB" },
+  "negative-ttl": { type: "string", default: "5s" },
 } as const;
 
 /** The gateway's flags (cli/gateway.ts). */
@@ -107,6 +110,7 @@ export const GATEWAY_FLAGS = {
   "debug-headers": { type: "boolean", default: false },
   "token-file": { type: "string" },
   "token-reads": { type: "boolean", default: false },
+  "body-timeout": { type: "string", default: "10s" },
 } as const;
 
 /** The values of the node's flags. */

@@ -2,7 +2,14 @@
 // request over gRPC to its key's owner. Run with --help for the flags.
 import { consoleLogger, parseBytes, parseDuration, parseHostPort } from "../src/node/mod.ts";
 import { startGateway } from "../src/gateway/mod.ts";
-import { clusterOptions, envSecret, onShutdownSignal, readSecret, run } from "./_cli.ts";
+import {
+  clusterOptions,
+  envSecret,
+  onShutdownSignal,
+  positiveDuration,
+  readSecret,
+  run,
+} from "./_cli.ts";
 import { CLUSTER_USAGE, GATEWAY_FLAGS, parseFlags, SECRET_ENV, UsageError } from "./_flags.ts";
 import { checkPermissions, gatewayNeeds } from "./_permissions.ts";
 
@@ -20,6 +27,8 @@ Options:
   --prefix path              URL prefix of the cache API              [/mccache]
   --timeout duration         deadline of each request                 [2s]
   --max-value-bytes size     largest value a PUT may store            [1MiB]
+  --body-timeout duration    a PUT's whole body must arrive within this;
+                             else 408 and the connection is closed    [10s]
   --hot-ttl duration         keep hot keys in the gateway this long;
                              0 turns the gateway hot cache off        [0]
   --hot-bytes size           budget of the gateway hot cache; an entry
@@ -71,6 +80,7 @@ async function main(): Promise<void> {
     prefix: flags.prefix,
     timeout,
     maxValueBytes: parseBytes(flags["max-value-bytes"], "--max-value-bytes"),
+    bodyTimeout: positiveDuration(flags["body-timeout"], "--body-timeout"),
     hotTtl: parseDuration(flags["hot-ttl"], "--hot-ttl"),
     hotBytes: parseBytes(flags["hot-bytes"], "--hot-bytes"),
     debugHeaders: flags["debug-headers"],

@@ -32,7 +32,14 @@ Options:
   --origin group=url         read-through group from an HTTP origin; url
                              contains {key}; repeatable
   --cache-bytes size         byte budget of each group                [64MiB]
-  --max-value-bytes size     largest value a write may store here     [1MiB]
+  --max-value-bytes size     largest value a write may store here, and
+                             largest --origin body (cut off past it)  [1MiB]
+  --negative-ttl duration    answer an --origin body that was too large
+                             with the same 502 this long, unfetched   [5s]
+  --max-streams count        calls one connection may carry at once   [100]
+  --max-buffered-bytes size  bytes that arriving messages may hold, all
+                             connections together; more is refused with
+                             RESOURCE_EXHAUSTED                       [128MiB]
   --http-addr host:port      serve /healthz and /metrics over HTTP
   --idle-timeout duration    close a connection that carried no call this long [5m]
 ${CLUSTER_USAGE}
@@ -50,13 +57,33 @@ function leaseTtl(flags: NodeFlags): number {
   return ttl;
 }
 
-async function groups(flags: NodeFlags, cacheBytes: number): Promise<GroupRegistry> {
+function maxStreams(flags: NodeFlags): number {
+  const streams = Number(flags["max-streams"]);
+  if (!/^\d+$/.test(flags["max-streams"]) || streams < 1 || streams > 2 ** 31 - 1) {
+    throw new UsageError(
+      `Invalid --max-streams "${flags["max-streams"]}": expected a whole number from 1 to ${
+        2 ** 31 - 1
+      }`,
+    );
+  }
+  return streams;
+}
+
+async function groups(
+  flags: NodeFlags,
+  cacheBytes: number,
+  maxValueBytes: number,
+): Promise<GroupRegistry> {
   const registry = new GroupRegistry();
   const groupOptions = { cacheBytes, node: flags.addr };
   if (flags.groups !== undefined) {
     await loadGroupsModule(pathToFileURL(resolve(flags.groups)), registry, groupOptions);
   }
-  addOriginGroups(registry, flags.origin ?? [], groupOptions);
+  addOriginGroups(registry, flags.origin ?? [], {
+    ...groupOptions,
+    maxBodyBytes: maxValueBytes,
+    negativeTtl: parseDuration(flags["negative-ttl"], "--negative-ttl"),
+  });
   if (flags.groups === undefined && flags.origin === undefined) addSeedScores(registry, cacheBytes);
   return registry;
 }
@@ -74,17 +101,25 @@ async function main(): Promise<void> {
   const ttl = leaseTtl(flags);
   const cacheBytes = parseBytes(flags["cache-bytes"], "--cache-bytes");
   const maxValueBytes = parseBytes(flags["max-value-bytes"], "--max-value-bytes");
+  const maxBufferedBytes = parseBytes(flags["max-buffered-bytes"], "--max-buffered-bytes");
+  if (maxBufferedBytes < 1) {
+    throw new UsageError(
+      `Invalid --max-buffered-bytes "${flags["max-buffered-bytes"]}": it must be positive`,
+    );
+  }
   checkPermissions(nodeNeeds(flags));
   const node = await startNode({
     addr: flags.addr,
     listen: flags.listen,
-    registry: await groups(flags, cacheBytes),
+    registry: await groups(flags, cacheBytes, maxValueBytes),
     peers: cluster.peers,
     etcd: { ...cluster.etcd, leaseTtl: ttl },
     httpAddr: flags["http-addr"],
     ring: cluster.ring,
     tls: cluster.tls,
     maxValueBytes,
+    maxStreams: maxStreams(flags),
+    maxBufferedBytes,
     keepalive: cluster.keepalive,
     hedgeAfter: cluster.hedgeAfter,
     idleTimeout: positiveDuration(flags["idle-timeout"], "--idle-timeout"),
