@@ -57,16 +57,22 @@ function leaseTtl(flags: NodeFlags): number {
   return ttl;
 }
 
-function maxStreams(flags: NodeFlags): number {
-  const streams = Number(flags["max-streams"]);
-  if (!/^\d+$/.test(flags["max-streams"]) || streams < 1 || streams > 2 ** 31 - 1) {
+function memoryBounds(flags: NodeFlags): { maxStreams: number; maxBufferedBytes: number } {
+  const maxStreams = Number(flags["max-streams"]);
+  if (!/^\d+$/.test(flags["max-streams"]) || maxStreams < 1 || maxStreams > 2 ** 31 - 1) {
     throw new UsageError(
       `Invalid --max-streams "${flags["max-streams"]}": expected a whole number from 1 to ${
         2 ** 31 - 1
       }`,
     );
   }
-  return streams;
+  const maxBufferedBytes = parseBytes(flags["max-buffered-bytes"], "--max-buffered-bytes");
+  if (maxBufferedBytes < 1) {
+    throw new UsageError(
+      `Invalid --max-buffered-bytes "${flags["max-buffered-bytes"]}": it must be positive`,
+    );
+  }
+  return { maxStreams, maxBufferedBytes };
 }
 
 async function groups(
@@ -101,12 +107,7 @@ async function main(): Promise<void> {
   const ttl = leaseTtl(flags);
   const cacheBytes = parseBytes(flags["cache-bytes"], "--cache-bytes");
   const maxValueBytes = parseBytes(flags["max-value-bytes"], "--max-value-bytes");
-  const maxBufferedBytes = parseBytes(flags["max-buffered-bytes"], "--max-buffered-bytes");
-  if (maxBufferedBytes < 1) {
-    throw new UsageError(
-      `Invalid --max-buffered-bytes "${flags["max-buffered-bytes"]}": it must be positive`,
-    );
-  }
+  const bounds = memoryBounds(flags);
   checkPermissions(nodeNeeds(flags));
   const node = await startNode({
     addr: flags.addr,
@@ -118,8 +119,7 @@ async function main(): Promise<void> {
     ring: cluster.ring,
     tls: cluster.tls,
     maxValueBytes,
-    maxStreams: maxStreams(flags),
-    maxBufferedBytes,
+    ...bounds,
     keepalive: cluster.keepalive,
     hedgeAfter: cluster.hedgeAfter,
     idleTimeout: positiveDuration(flags["idle-timeout"], "--idle-timeout"),
