@@ -238,3 +238,26 @@ Deno.test({
     assert.equal(await conn.read(new Uint8Array(1)), null);
   },
 });
+
+Deno.test({
+  name: "A write past a node's --max-buffered-bytes is a 503 with one line at the gateway",
+  ...sanitizers,
+  async fn() {
+    const addr = `127.0.0.1:${freePort()}`;
+    await using node = await startNodeProcess(
+      ["--peers", addr, "--groups", "./examples/groups.ts", "--max-buffered-bytes", "256KiB"],
+      addr,
+      ["--allow-read=./examples,./mod.ts,./src"],
+    );
+    await using gateway = await startGatewayProcess(["--peers", node.addr]);
+    const url = `http://${gateway.addr}/mccache/squares/k`;
+    const response = await fetch(url, { method: "PUT", body: new Uint8Array(512 << 10) });
+    assert.equal(response.status, 503);
+    const { error } = await response.json();
+    assert.match(error, /^[^\n]*RESOURCE_EXHAUSTED[^\n]*$/);
+    // It clears: a value that fits is stored.
+    const small = await fetch(url, { method: "PUT", body: new Uint8Array(1024) });
+    assert.equal(small.status, 204);
+    await small.body?.cancel();
+  },
+});
