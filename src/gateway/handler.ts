@@ -16,6 +16,7 @@ import { parseDuration } from "../node/units.ts";
 import { utf8Length } from "../_utf8.ts";
 import { bearerCheck } from "./_auth.ts";
 import { routeOf } from "./_route.ts";
+import { HttpError, readBody } from "./_body.ts";
 
 /** Options for {@linkcode createGatewayHandler}. */
 export interface GatewayHandlerOptions {
@@ -73,12 +74,6 @@ export interface GatewayHandlerOptions {
 
 function json(status: number, message: string, headers?: HeadersInit): Response {
   return Response.json({ error: message }, { status, headers });
-}
-
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
 }
 
 /**
@@ -301,57 +296,6 @@ function parseTtl(value: string): number {
     400,
     `Invalid ttl "${value}": expected a positive duration, e.g. 60s or 500ms`,
   );
-}
-
-async function readBody(
-  request: Request,
-  limit: number,
-  timeoutMs: number,
-): Promise<Uint8Array<ArrayBuffer>> {
-  const declared = Number(request.headers.get("content-length") ?? NaN);
-  if (declared > limit) throw new HttpError(413, `Value too large: limit is ${limit} bytes`);
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  // A client that sends part of a body and stalls would hold the request
-  // (and its memory) for ever: Deno.serve has no read timeout of its own.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(new HttpError(408, `Request body not received within ${timeoutMs} ms`));
-    }, timeoutMs);
-  });
-  try {
-    return await readChunks(reader, limit, expired);
-  } catch (error) {
-    reader.cancel().catch(() => {});
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-// Reads no more than the limit, whatever the client declared.
-async function readChunks(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  limit: number,
-  expired: Promise<never>,
-): Promise<Uint8Array<ArrayBuffer>> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  while (true) {
-    const { done, value } = await Promise.race([reader.read(), expired]);
-    if (done) break;
-    size += value.length;
-    if (size > limit) throw new HttpError(413, `Value too large: limit is ${limit} bytes`);
-    chunks.push(value);
-  }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return body;
 }
 
 // One string per group/key pair, for the flights and the hot cache; the
