@@ -10,7 +10,7 @@ export class HttpError extends Error {
 
 /**
  * Reads `request`'s body: at most `limit` bytes (else a 413), whole within
- * `timeoutMs` (else a 408, and the rest of the body is cancelled).
+ * `timeoutMs` (else a 408); after either, the rest of the body is cancelled.
  */
 export async function readBody(
   request: Request,
