@@ -44,10 +44,15 @@ export class BufferBudget {
   }
 }
 
+/** Resets `stream` as a node does when its budget has no room for the stream's message. */
+export function refuseStream(stream: http2.ServerHttp2Stream): void {
+  if (!stream.destroyed) stream.close(NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
 /**
- * Charges each message arriving on `stream` to `budget` in full as soon as
- * its length is known, and gives it back once the message is whole (the
- * stream's reader has it then) or the stream closes. A message that does not
+ * Charges each message arriving on a stream that grpc-js serves to `budget`
+ * in full as soon as its length is known, and gives it back once the message
+ * is whole (grpc-js has it then) or the stream closes. A message that does not
  * fit resets the stream before its bytes arrive. Messages over
  * `maxMessageBytes` are left to the stream's reader, which refuses them
  * unbuffered with a status of its own.
@@ -70,7 +75,7 @@ export function meterStream(
     if (length > maxMessageBytes) return false;
     if (!budget.take(length)) {
       refused = true;
-      if (!stream.destroyed) stream.close(NGHTTP2_ENHANCE_YOUR_CALM);
+      refuseStream(stream);
       return false;
     }
     held = length;

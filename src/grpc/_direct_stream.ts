@@ -20,7 +20,7 @@ import {
   type ReplySink,
   type StreamServing,
 } from "./_get_stream.ts";
-import { type BufferBudget, meterStream } from "./_buffer_budget.ts";
+import { type BufferBudget, meterStream, refuseStream } from "./_buffer_budget.ts";
 
 /** The path a gRPC client calls GetStream by. */
 export const GET_STREAM_PATH = "/mccache.v1.Cache/GetStream";
@@ -81,12 +81,12 @@ export function serveStreams(
     const route: StreamListener = (stream, headers, ...more) => {
       if (direct && headers[":path"] === GET_STREAM_PATH && servable(headers)) {
         this.onStreamOpened?.(stream);
-        serveStream(stream, { ...serving, maxMessageBytes });
-      } else {
-        for (const listener of grpcListeners) listener.call(http2Server, stream, headers, ...more);
+        serveStream(stream, { ...serving, maxMessageBytes, budget });
+        return;
       }
-      // After the reader's listeners: a message too large for the reader
-      // gets the reader's own status, not a reset.
+      for (const listener of grpcListeners) listener.call(http2Server, stream, headers, ...more);
+      // After grpc-js's listeners: a message too large for grpc-js gets its
+      // own status, not a reset.
       meterStream(stream, budget, maxMessageBytes);
     };
     http2Server.on("stream", route);
@@ -105,6 +105,7 @@ function servable(headers: http2.IncomingHttpHeaders): boolean {
 
 interface StreamContext extends StreamServing {
   maxMessageBytes: number;
+  budget: BufferBudget;
 }
 
 function serveStream(stream: http2.ServerHttp2Stream, context: StreamContext): void {
@@ -176,6 +177,8 @@ function serveStream(stream: http2.ServerHttp2Stream, context: StreamContext): v
     },
     fail,
     context.maxMessageBytes,
+    context.budget,
+    () => refuseStream(stream),
   );
   stream.on("data", (chunk: Buffer) => reader.push(chunk));
   stream.on("end", session.end);

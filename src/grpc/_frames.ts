@@ -1,6 +1,7 @@
 // gRPC messages out of the bytes of an HTTP/2 stream: a 1-byte compressed
 // flag, a 4-byte length, the message.
 import type { Buffer } from "node:buffer";
+import type { BufferBudget } from "./_buffer_budget.ts";
 import { FRAME_HEADER_BYTES } from "./_stream_codec.ts";
 
 // gRPC status codes (grpc's `status` enum).
@@ -13,8 +14,10 @@ const INTERNAL = 13;
  * one buffer of its announced length, so that an unfinished message is one
  * allocation that {@linkcode MessageReader.discard} can give back to the
  * system at once (16 KiB chunks waiting for a collection that an idle node
- * never runs kept ~60 MB resident after a stalled caller left). A message
- * over `maxBytes` fails the stream before any of it is buffered.
+ * never runs kept ~60 MB resident after a stalled caller left). That buffer
+ * is charged to `budget` until the message is whole or discarded; one that
+ * does not fit calls `refuse` instead of being buffered. A message over
+ * `maxBytes` fails the stream before any of it is buffered.
  */
 export class MessageReader {
   #header = new Uint8Array(FRAME_HEADER_BYTES);
@@ -27,6 +30,8 @@ export class MessageReader {
     readonly onMessage: (message: Uint8Array) => void,
     readonly fail: (code: number, message: string) => void,
     readonly maxBytes: number,
+    readonly budget: BufferBudget,
+    readonly refuse: () => void,
   ) {}
 
   /** Reads one chunk of the stream. */
@@ -44,6 +49,7 @@ export class MessageReader {
       offset += n;
       if (this.#filled === message.length) {
         this.#message = undefined;
+        this.budget.give(message.length);
         this.onMessage(message);
       }
     }
@@ -51,8 +57,10 @@ export class MessageReader {
 
   /** Frees an unfinished message now: the stream is gone or failed. */
   discard(): void {
+    if (this.#message === undefined) return;
+    this.budget.give(this.#message.length);
     // Detaching frees the buffer's memory without waiting for a collection.
-    this.#message?.buffer.transfer(0);
+    this.#message.buffer.transfer(0);
     this.#message = undefined;
   }
 
@@ -74,9 +82,12 @@ export class MessageReader {
     } else if (chunk.length - offset >= length) {
       this.onMessage(chunk.subarray(offset, offset + length));
       return offset + length;
-    } else {
+    } else if (this.budget.take(length)) {
       this.#message = new Uint8Array(length);
       this.#filled = 0;
+    } else {
+      this.#failed = true;
+      this.refuse();
     }
     return offset;
   }
