@@ -12,8 +12,10 @@ import { createNodeMetrics } from "./metrics.ts";
 export interface NodeStatus {
   /** Ring members as the node sees them. */
   readonly members: readonly string[];
-  /** True while registered and serving. */
+  /** True while the node serves, whether or not etcd is reachable. */
   readonly healthy: boolean;
+  /** Whether the node's watch on etcd is up; undefined without etcd. */
+  readonly etcdConnected?: boolean;
 }
 
 /** A running HTTP server. */
@@ -23,8 +25,9 @@ export interface HttpHandle {
 }
 
 /**
- * Serves `/healthz` (200 when the node is registered and serving, else 503)
- * and `/metrics` (Prometheus text) on `addr`.
+ * Serves `/healthz` (200 while the node serves, else 503: an etcd outage
+ * shows in `/metrics` as `mccache_etcd_connected 0`, not here) and
+ * `/metrics` (Prometheus text) on `addr`.
  *
  * @example
  * ```ts ignore
@@ -44,6 +47,7 @@ export function serveNodeHttp(
   const metrics = createNodeMetrics(registry, {
     members: () => node.members,
     healthy: () => node.healthy,
+    etcdConnected: node.etcdConnected === undefined ? undefined : () => node.etcdConnected === true,
   });
   const handler = async (request: Request): Promise<Response> => {
     const { pathname } = new URL(request.url);
@@ -54,9 +58,7 @@ export function serveNodeHttp(
       });
     }
     if (pathname === "/healthz") {
-      return node.healthy
-        ? new Response("ok\n")
-        : new Response("not registered\n", { status: 503 });
+      return node.healthy ? new Response("ok\n") : new Response("stopping\n", { status: 503 });
     }
     if (pathname === "/metrics") {
       return new Response(await metrics.metrics(), {
