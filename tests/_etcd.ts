@@ -9,6 +9,8 @@ import { Etcd3 } from "etcd3";
 import { freePort } from "./_ports.ts";
 import { drain, OutputTail } from "./_output.ts";
 
+export { type LogRecord, recordingLogger } from "./_log.ts";
+
 /** How long etcd may take to answer `/health` after it was spawned. */
 const READY_TIMEOUT_MS = 10_000;
 /** How long a SIGTERM may take before the process is killed. */
@@ -156,41 +158,6 @@ export interface EtcdTls {
   key: string;
   ca: string;
   clientCertAuth?: boolean;
-}
-
-/** A log line as {@linkcode recordingLogger} keeps it. */
-export interface LogRecord {
-  level: "debug" | "info" | "warn" | "error";
-  message: string;
-  fields?: Record<string, unknown>;
-}
-
-/**
- * A `Logger` that keeps every line in `records`, so that tests can assert
- * what was logged and how often; `print` also writes them to stderr.
- *
- * @example Count warnings
- * ```ts
- * import { recordingLogger } from "./_etcd.ts";
- *
- * const log = recordingLogger();
- * log.warn("etcd lost");
- * console.assert(log.records.filter((r) => r.level === "warn").length === 1);
- * ```
- */
-export function recordingLogger(print = false): {
-  records: LogRecord[];
-  debug(message: string, fields?: Record<string, unknown>): void;
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-} {
-  const records: LogRecord[] = [];
-  const at = (level: LogRecord["level"]) => (message: string, fields?: Record<string, unknown>) => {
-    records.push({ level, message, fields });
-    if (print) console.error(level.toUpperCase(), message, JSON.stringify(fields ?? {}));
-  };
-  return { records, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
 class EtcdServer implements EtcdProcess {
@@ -358,10 +325,21 @@ class EtcdServer implements EtcdProcess {
     await this.#drained;
   }
 
+  // While etcd was down, any process's outgoing connection may have been
+  // given one of its ports as a local port. A new empty single member may
+  // move to another peer port; the client port must stay, so wait for it.
   async restart(options: { empty?: boolean } = {}): Promise<void> {
     await this.stop();
-    if (options.empty) await Deno.remove(`${this.dir}/data`, { recursive: true }).catch(() => {});
-    await this.start();
+    for (let attempt = 1;; attempt++) {
+      if (options.empty) await Deno.remove(`${this.dir}/data`, { recursive: true }).catch(() => {});
+      if (options.empty && this.#member === undefined) this.#peerPort = freePort();
+      try {
+        return await this.start();
+      } catch (error) {
+        if (!/address already in use/.test(String(error)) || attempt === 20) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
 
   async close(): Promise<void> {

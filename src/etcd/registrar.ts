@@ -279,8 +279,8 @@ export class EtcdRegistrar {
 
   // etcd can come back without the key while the lease lives on (restored
   // from an older snapshot, or the key deleted meanwhile), and no keepalive
-  // would tell: look for it each time the keepalive stream is up again.
-  // (etcd back empty loses the lease too, which the keepalive does tell.)
+  // would tell: look for it at the first keepalive answer after a failure.
+  // (etcd back empty loses the lease too, which that answer tells.)
   #checkAfterReconnects(registration: Registration): void {
     let failed = false;
     const { lease } = registration;
@@ -294,7 +294,7 @@ export class EtcdRegistrar {
       }
       failed = true;
     });
-    lease.on("keepaliveEstablished", () => {
+    lease.on("keepaliveSucceeded", () => {
       if (!failed || this.#stopping.signal.aborted) return;
       failed = false;
       this.#putIfMissing(registration).catch((error) => {
