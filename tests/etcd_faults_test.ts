@@ -15,12 +15,20 @@ import {
   startNodeProcess,
   waitFor,
 } from "./_cluster.ts";
+import { failures, type LoadReport, OpenLoop, summary } from "./_load.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 // Under 2 TTLs, a 3 s outage leaves the nodes' leases alive on their side
 // (etcd back empty refuses their keepalives); a 10 s outage outlasts them.
 const LEASE_TTL = 3;
-const KEYS = 30;
+const READ_KEYS = Array.from({ length: 30 }, (_, i) => `k${i}`);
+const WRITE_KEYS = Array.from({ length: 10 }, (_, i) => `w${i}`);
+// Requests per second, GETs and PUTs: steady, and modest on a shared machine.
+const RATE = 150;
+
+function originValue(key: string): string {
+  return `value of ${key}`;
+}
 // The issue's bound: every member registered again this soon after etcd is back.
 const REREGISTER_MS = 2000;
 // How long the gateway keeps members that etcd lost (its default grace period).
@@ -34,7 +42,7 @@ function elapse(ms: number): Promise<void> {
 
 async function startCluster(etcd: string) {
   const origin = new Origin();
-  for (let i = 0; i < KEYS; i++) origin.values.set(`k${i}`, `v${i}`);
+  for (const key of [...READ_KEYS, ...WRITE_KEYS]) origin.values.set(key, originValue(key));
   const nodes: NodeProcess[] = [];
   let gateway: (Process & { addr: string }) | undefined;
   const dispose = async () => {
@@ -52,7 +60,14 @@ async function startCluster(etcd: string) {
     await dispose();
     throw error;
   }
-  return { origin, nodes, gateway: gateway!, [Symbol.asyncDispose]: dispose };
+  const load = new OpenLoop({
+    base: `http://${gateway!.addr}/mccache/v`,
+    rate: RATE,
+    readKeys: READ_KEYS,
+    writeKeys: WRITE_KEYS,
+    originValue,
+  });
+  return { origin, nodes, gateway: gateway!, load, [Symbol.asyncDispose]: dispose };
 }
 
 async function metric(url: string, name: string): Promise<number | undefined> {
@@ -62,52 +77,6 @@ async function metric(url: string, name: string): Promise<number | undefined> {
   }[];
   const value = families.find((f) => f.name === name)?.metrics[0]?.value;
   return value === undefined ? undefined : Number(value);
-}
-
-// GETs of the origin's keys and PUTs of keys of its own, from a few workers
-// at a steady pace, until stopped; every answer that is not right is kept.
-function steadyLoad(gateway: string) {
-  const failures: string[] = [];
-  let requests = 0;
-  let running = true;
-  const base = `http://${gateway}/mccache/v`;
-  const once = async (worker: number, i: number): Promise<void> => {
-    const put = worker % 2 === 1;
-    const key = put ? `w${worker}-${i % KEYS}` : `k${i % KEYS}`;
-    const want = put ? 204 : 200;
-    try {
-      const response = await fetch(`${base}/${key}`, put ? { method: "PUT", body: `p${i}` } : {});
-      const body = await response.text();
-      if (response.status !== want || (!put && body !== `v${i % KEYS}`)) {
-        failures.push(`${put ? "PUT" : "GET"} ${key}: ${response.status} ${body.slice(0, 80)}`);
-      }
-    } catch (error) {
-      failures.push(`${put ? "PUT" : "GET"} ${key}: ${error}`);
-    }
-    requests++;
-  };
-  const done = Promise.all([0, 1, 2, 3].map(async (worker) => {
-    for (let i = 0; running; i++) {
-      await once(worker, i);
-      // A steady pace, not a flood: the machine is shared.
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }));
-  return {
-    failures,
-    get requests() {
-      return requests;
-    },
-    // Resolves once `count` more requests have been answered.
-    async more(count: number, what: string): Promise<void> {
-      const until = requests + count;
-      await waitFor(() => requests >= until, `${count} more requests ${what}`, 30_000);
-    },
-    async stop(): Promise<void> {
-      running = false;
-      await done;
-    },
-  };
 }
 
 // The registration keys in etcd, sorted.
@@ -130,23 +99,16 @@ Deno.test({
     const want = c.nodes.map((n) => `mccache/${n.addr}`).sort();
     const gatewayMetrics = `http://${c.gateway.addr}/metrics`;
     const nodeMetrics = c.nodes.map((n) => `http://${n.httpAddr}/metrics`);
-    const load = steadyLoad(c.gateway.addr);
+    const connected = async (url: string, value: number) => {
+      await waitFor(async () => await metric(url, "mccache_etcd_connected") === value, url);
+    };
+    c.load.start();
     try {
-      await load.more(100, "before the outages");
       for (const outageMs of [3000, 10_000]) {
         await t.step(`down for ${outageMs / 1000} s`, async () => {
-          const failedBefore = load.failures.length;
           await etcd.kill();
-          await waitFor(
-            async () => await metric(gatewayMetrics, "mccache_etcd_connected") === 0,
-            "the gateway reports etcd lost",
-          );
-          for (const url of nodeMetrics) {
-            await waitFor(async () => await metric(url, "mccache_etcd_connected") === 0, url);
-          }
-          const before = load.requests;
+          for (const url of [gatewayMetrics, ...nodeMetrics]) await connected(url, 0);
           await elapse(outageMs);
-          assert.ok(load.requests > before, "requests are answered during the outage");
           for (const node of c.nodes) {
             const health = await fetch(`http://${node.httpAddr}/healthz`);
             assert.equal(health.status, 200, await health.text());
@@ -161,28 +123,26 @@ Deno.test({
             `every node registered again within ${REREGISTER_MS} ms`,
             REREGISTER_MS,
           );
-          console.log(
-            `measured: down ${outageMs / 1000} s, every node registered again ` +
-              `${(performance.now() - backAt).toFixed(0)} ms after etcd was back`,
-          );
+          const ms = (performance.now() - backAt).toFixed(0);
           assert.deepEqual(keys, want);
-          await waitFor(
-            async () => await metric(gatewayMetrics, "mccache_etcd_connected") === 1,
-            "the gateway reports etcd back",
-          );
+          for (const url of [gatewayMetrics, ...nodeMetrics]) await connected(url, 1);
           // Past the gateway's grace period, with nobody dropped.
           await elapse(GATEWAY_GRACE_MS + 1000);
           assert.equal(await metric(gatewayMetrics, "mccache_gateway_ring_members"), 3);
           assert.ok(!c.gateway.lines.some((l) => /Member left/.test(l)), c.gateway.tail());
-          await load.more(50, "after the grace period");
-          assert.deepEqual(load.failures.slice(failedBefore), []);
+          const report = await c.load.phase();
+          console.log(
+            `measured: down ${outageMs / 1000} s, registered again ${ms} ms after ` +
+              `etcd was back; ${summary(report)}`,
+          );
+          assert.equal(failures(report), 0, summary(report));
+          assert.deepEqual(report.wrong, []);
+          assert.ok(report.ok > 0, summary(report));
         });
       }
     } finally {
-      await load.stop();
+      await c.load.stop();
     }
-    console.log(`measured: etcd back empty, ${load.failures.length} of ${load.requests} failed`);
-    assert.deepEqual(load.failures, [], `${load.failures.length} of ${load.requests} failed`);
     assert.ok(c.gateway.lines.some((l) => /Lost the connection to etcd/.test(l)), c.gateway.tail());
     assert.ok(c.gateway.lines.some((l) => /Connected to etcd again/.test(l)), c.gateway.tail());
   },
@@ -196,9 +156,10 @@ Deno.test({
     await using etcd = await startEtcdCluster(3);
     await using c = await startCluster(etcd.endpoints);
     const want = c.nodes.map((n) => `mccache/${n.addr}`).sort();
-    const load = steadyLoad(c.gateway.addr);
+    let report: LoadReport | undefined;
+    c.load.start();
     try {
-      await load.more(100, "before the kill");
+      await elapse(1000);
       const leader = await etcd.leader();
       await leader.kill();
       const survivors = etcd.members.filter((m) => m !== leader).map((m) => m.endpoint).join();
@@ -217,14 +178,15 @@ Deno.test({
       }
       // Past a lease TTL, so that a lease lost in the election would show.
       await elapse(LEASE_TTL * 1000 + 1000);
-      await load.more(50, "after the election");
       assert.deepEqual(await registered(survivors), want);
       const gatewayMetrics = `http://${c.gateway.addr}/metrics`;
       assert.equal(await metric(gatewayMetrics, "mccache_gateway_ring_members"), 3);
     } finally {
-      await load.stop();
+      await c.load.phase().then((r) => report = r);
+      await c.load.stop();
     }
-    console.log(`measured: leader killed, ${load.failures.length} of ${load.requests} failed`);
-    assert.deepEqual(load.failures, [], `${load.failures.length} of ${load.requests} failed`);
+    console.log(`measured: leader killed; ${summary(report!)}`);
+    assert.equal(failures(report!), 0, summary(report!));
+    assert.deepEqual(report!.wrong, []);
   },
 });
