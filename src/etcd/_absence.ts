@@ -34,6 +34,8 @@ export interface AbsenceGraceOptions {
   isReachable: Reachability;
   /** Called with the members given up on, after they left `held`. */
   onDrop: (members: string[]) => void;
+  /** Called with the members that `keep()` starts to hold. @default {undefined} */
+  onHold?: (members: string[]) => void;
   /** @default {systemClock} */
   clock?: Clock;
 }
@@ -101,6 +103,16 @@ export class AbsenceGrace {
     return this.#clock.now() < this.#windowEnds;
   }
 
+  /**
+   * etcd is out of reach: the window stays open (nothing is dropped, and
+   * leaves seen meanwhile are held) until `reconnected()`.
+   */
+  lost(): void {
+    this.#windowEnds = Infinity;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
   /** etcd was reached again after an outage: opens (or extends) the window. */
   reconnected(): void {
     if (this.#stopped) return;
@@ -122,9 +134,9 @@ export class AbsenceGrace {
       if (registered.has(member)) this.#held.delete(member);
     }
     if (this.open) {
-      for (const [member, id] of published) {
-        if (!registered.has(member)) this.#held.set(member, id);
-      }
+      const held = [...published].filter(([m]) => !registered.has(m) && !this.#held.has(m));
+      for (const [member, id] of held) this.#held.set(member, id);
+      if (held.length > 0) this.#options.onHold?.(held.map(([member]) => member));
     }
     const ids = new Map(registered);
     for (const [member, id] of this.#held) ids.set(member, id);
@@ -149,6 +161,8 @@ export class AbsenceGrace {
 
   async #check(): Promise<void> {
     if (this.#held.size === 0 || this.#stopped || this.#checking) return;
+    // While etcd is lost, reconnected() schedules the next check.
+    if (this.#windowEnds === Infinity) return;
     if (this.open) return this.#schedule(this.#windowEnds - this.#clock.now());
     const members = [...this.#held.keys()];
     const checking = this.#checking = new AbortController();

@@ -78,15 +78,17 @@ function setup(answers: Record<string, boolean>) {
   const clock = new FakeClock();
   const members = fakeMembers(answers);
   const dropped: string[][] = [];
+  const holds: string[][] = [];
   const grace = new AbsenceGrace({
     graceMs: GRACE_MS,
     recheckMs: RECHECK_MS,
     checkTimeoutMs: CHECK_TIMEOUT_MS,
     isReachable: (member, signal) => members.isReachable(member, signal),
     onDrop: (gone) => dropped.push(gone),
+    onHold: (held) => holds.push(held),
     clock,
   });
-  return { clock, members, dropped, grace };
+  return { clock, members, dropped, holds, grace };
 }
 
 const ids = (...members: string[]) => new Map(members.map((m) => [m, `${m}@1`]));
@@ -194,6 +196,23 @@ Deno.test("AbsenceGrace holds leaves within the window, and a second reconnect e
   await clock.advance(GRACE_MS - 1000);
   assert.deepEqual(dropped, [[A]]);
   grace.stop();
+});
+
+Deno.test("AbsenceGrace holds every leave while etcd is lost, until a grace period after it is back", async () => {
+  const { grace, clock, dropped, members, holds } = setup({ [A]: false, [B]: false });
+  grace.lost();
+  // A hung etcd that runs again expires the leases it could not renew.
+  let kept = grace.keep(ids(A, B, C), ids(C));
+  kept = grace.keep(kept, new Map());
+  assert.deepEqual([...kept.keys()].sort(), [A, B, C]);
+  assert.deepEqual(holds, [[A, B], [C]], "each member is reported once, when it is first held");
+  await clock.advance(10 * GRACE_MS);
+  assert.deepEqual(members.asked, [], "nobody is asked while etcd is lost");
+  assert.equal(clock.pending, 0);
+  grace.reconnected();
+  grace.keep(kept, ids(C));
+  await clock.advance(GRACE_MS);
+  assert.deepEqual(dropped, [[A, B]]);
 });
 
 Deno.test("AbsenceGrace.stop cancels the checks in flight and drops nothing afterwards", async () => {

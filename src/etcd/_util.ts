@@ -149,3 +149,11 @@ export function checkPrefix(what: string, prefix: string): void {
     }`,
   );
 }
+
+/** Throws the `RangeError` for a start timeout that is not a positive number. */
+export function checkTimeout(what: string, timeout: number): void {
+  if (Number.isFinite(timeout) && timeout > 0) return;
+  throw new RangeError(
+    `Cannot start ${what}: timeout must be a positive number: received ${timeout}`,
+  );
+}

@@ -10,9 +10,11 @@ import { parseRegistration, type Registration } from "./_registration.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { callDeadline, describeEtcd } from "./client.ts";
 import { AbsenceGrace, type Reachability, tcpReachable } from "./_absence.ts";
+import { probeEtcd } from "./_probe.ts";
 import {
   cancelWatcher,
   checkPrefix,
+  checkTimeout,
   delay,
   errorText,
   moreTelling,
@@ -63,6 +65,7 @@ const MAX_BACKOFF_MS = 1000;
 const CANCEL_TIMEOUT_MS = 2000;
 const CHECK_TIMEOUT_MS = 1000;
 const RECHECK_MS = 1000;
+const PROBE_MS = 1000;
 const NO_MEMBERS: readonly string[] = Object.freeze([]);
 
 /**
@@ -115,6 +118,7 @@ export class EtcdDiscovery {
   #resyncAgain = false;
   #etcdLost = false;
   #grace: AbsenceGrace;
+  #probing: Promise<void> = Promise.resolve();
 
   /** Prepares the discovery; nothing happens before `start()`. */
   constructor(client: Etcd3, options: EtcdDiscoveryOptions = {}) {
@@ -131,6 +135,11 @@ export class EtcdDiscovery {
       checkTimeoutMs: CHECK_TIMEOUT_MS,
       isReachable: options.isReachable ?? tcpReachable,
       onDrop: () => this.#publish(),
+      onHold: (members) =>
+        this.#log.warn(
+          "etcd lost members after an outage; keeping them while they register again",
+          { members },
+        ),
     });
   }
 
@@ -139,11 +148,7 @@ export class EtcdDiscovery {
     return this.#members;
   }
 
-  /**
-   * Whether the watch on etcd is up: false from the loss of the connection
-   * until the members have been read again, and before `start()` or after
-   * `stop()`.
-   */
+  /** Whether etcd is in reach: false from a lost watch or read until the members are read again. */
   get connected(): boolean {
     return this.#state === "running" && !this.#etcdLost;
   }
@@ -173,11 +178,7 @@ export class EtcdDiscovery {
     if (this.#state !== "idle") {
       throw new Error(`Cannot start EtcdDiscovery of ${this.#prefix}: it is ${this.#state}`);
     }
-    if (!Number.isFinite(timeout) || timeout <= 0) {
-      throw new RangeError(
-        `Cannot start EtcdDiscovery: timeout must be a positive number: received ${timeout}`,
-      );
-    }
+    checkTimeout("EtcdDiscovery", timeout);
     this.#state = "starting";
     const starting = this.#startBefore(Date.now() + timeout);
     this.#resyncing = starting;
@@ -186,20 +187,29 @@ export class EtcdDiscovery {
     } catch (error) {
       await this.#dropWatcher();
       if (this.#state === "starting") this.#state = "idle";
-      throw startFailure(
-        `Cannot discover members in ${describeEtcd(this.#client)}`,
-        error,
-        timeout,
-      );
+      const what = `Cannot discover members in ${describeEtcd(this.#client)}`;
+      throw startFailure(what, error, timeout);
     } finally {
       this.#resyncing = undefined;
     }
+    this.#run();
+    return this.#members;
+  }
+
+  #run(): void {
     this.#state = "running";
+    this.#probing = probeEtcd(this.#client, {
+      key: this.#prefix,
+      everyMs: PROBE_MS,
+      timeoutMs: PROBE_MS,
+      signal: this.#stopping.signal,
+      onFailure: (error) => this.#lost(error),
+      onRecovery: () => this.#scheduleResync(),
+    });
     // The watch may have reconnected while starting: read again if it asked.
     if (this.#resyncAgain) this.#scheduleResync();
     this.#log.info("Discovered members in etcd", { prefix: this.#prefix, members: this.#members });
     this.#checkRing();
-    return this.#members;
   }
 
   /** Stops watching; the member list keeps its last value. Idempotent. */
@@ -209,6 +219,7 @@ export class EtcdDiscovery {
     this.#grace.stop();
     // A read in flight ends at its deadline and then watches no more.
     await this.#resyncing?.catch(() => {});
+    await this.#probing;
     await this.#dropWatcher();
   }
 
@@ -370,15 +381,7 @@ export class EtcdDiscovery {
   #idsToPublish(): Map<string, string> {
     const registered = new Map<string, string>();
     for (const { addr, id } of this.#registrations.values()) registered.set(addr, id);
-    const wasHeld = this.#grace.held;
-    const ids = this.#grace.keep(this.#ids, registered);
-    const held = [...this.#grace.held].filter((addr) => !wasHeld.has(addr));
-    if (held.length > 0) {
-      this.#log.warn("etcd lost members after an outage; keeping them while they register again", {
-        members: held,
-      });
-    }
-    return ids;
+    return this.#grace.keep(this.#ids, registered);
   }
 
   // Once per process: the first member of the Go original seen while the
@@ -399,6 +402,7 @@ export class EtcdDiscovery {
     // While starting, start() reports failures itself.
     if (this.#etcdLost || this.#state !== "running") return;
     this.#etcdLost = true;
+    this.#grace.lost();
     this.#log.warn("Lost the connection to etcd; members may be stale", {
       reason: errorText(error),
     });

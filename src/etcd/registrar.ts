@@ -10,6 +10,7 @@ import { type Logger, silentLogger } from "../log/logger.ts";
 import { callDeadline, describeEtcd } from "./client.ts";
 import {
   checkPrefix,
+  checkTimeout,
   delay,
   errorText,
   moreTelling,
@@ -139,11 +140,7 @@ export class EtcdRegistrar {
     if (this.#state !== "idle") {
       throw new Error(`Cannot start EtcdRegistrar for ${this.#key}: it is ${this.#state}`);
     }
-    if (!Number.isFinite(timeout) || timeout <= 0) {
-      throw new RangeError(
-        `Cannot start EtcdRegistrar: timeout must be a positive number: received ${timeout}`,
-      );
-    }
+    checkTimeout("EtcdRegistrar", timeout);
     this.#state = "starting";
     const registering = this.#registerBefore(Date.now() + timeout);
     this.#work = registering;
