@@ -80,10 +80,12 @@ const NO_MEMBERS: readonly string[] = Object.freeze([]);
  * the revision it would resume from was compacted), it reads the prefix
  * again, reconciles, and watches from there: a change made while this
  * process was cut off is never lost. But the list never shrinks because etcd
- * forgot (an etcd back with an empty data dir lists nobody until the members
- * register again): for `graceMs` after each such read a member that etcd
- * stops listing is kept, and after that it is dropped once it is also
- * unreachable (`isReachable`).
+ * forgot (back with an empty data dir, etcd lists nobody until the members
+ * register again; back from a freeze, it expires the leases it could not
+ * renew): while etcd is lost (the watch broke, or a read it gets every second
+ * failed) and for `graceMs` after the read that follows, a member that etcd
+ * stops listing is kept; then it is dropped once it is also unreachable
+ * (`isReachable`).
  *
  * @example Follow the members of a cluster
  * ```ts ignore
