@@ -60,7 +60,11 @@ export interface EtcdProcess extends AsyncDisposable {
 export async function startEtcd(options: { tls?: EtcdTls } = {}): Promise<EtcdProcess> {
   for (let attempt = 1;; attempt++) {
     const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "mccache-etcd-" });
-    const etcd = new EtcdServer(dir, freePort(), freePort(), options.tls);
+    const client = freePort();
+    let peer = freePort();
+    // freePort() may hand out the same port twice in a row.
+    while (peer === client) peer = freePort();
+    const etcd = new EtcdServer(dir, client, peer, options.tls);
     try {
       await etcd.start();
       return etcd;
@@ -106,15 +110,28 @@ export interface EtcdCluster extends AsyncDisposable {
  * ```
  */
 export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
-  const ports = Array.from({ length: size }, () => ({ client: freePort(), peer: freePort() }));
-  const initialCluster = ports.map((p, i) => `m${i}=http://127.0.0.1:${p.peer}`).join(",");
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await tryEtcdCluster(size);
+    } catch (error) {
+      // Another process took a port between picking and binding.
+      if (!/address already in use/.test(String(error)) || attempt === 3) throw error;
+    }
+  }
+}
+
+async function tryEtcdCluster(size: number): Promise<EtcdCluster> {
+  // freePort() may hand out a port twice in a row: every one must differ.
+  const picked = new Set<number>();
+  while (picked.size < 2 * size) picked.add(freePort());
+  const [clients, peers] = [[...picked].slice(0, size), [...picked].slice(size)];
+  const initialCluster = peers.map((port, i) => `m${i}=http://127.0.0.1:${port}`).join(",");
   const token = `mccache-test-${crypto.randomUUID()}`;
   const members: EtcdServer[] = [];
-  for (const [i, { client, peer }] of ports.entries()) {
+  for (let i = 0; i < size; i++) {
     const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: `mccache-etcd-m${i}-` });
-    members.push(
-      new EtcdServer(dir, client, peer, undefined, { name: `m${i}`, initialCluster, token }),
-    );
+    const member = { name: `m${i}`, initialCluster, token };
+    members.push(new EtcdServer(dir, clients[i], peers[i], undefined, member));
   }
   const close = async () => {
     await Promise.all(members.map((member) => member.close()));
@@ -332,7 +349,7 @@ class EtcdServer implements EtcdProcess {
     await this.stop();
     for (let attempt = 1;; attempt++) {
       if (options.empty) await Deno.remove(`${this.dir}/data`, { recursive: true }).catch(() => {});
-      if (options.empty && this.#member === undefined) this.#peerPort = freePort();
+      if (options.empty && this.#member === undefined) this.#movePeerPort();
       try {
         return await this.start();
       } catch (error) {
@@ -340,6 +357,11 @@ class EtcdServer implements EtcdProcess {
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
+  }
+
+  #movePeerPort(): void {
+    const taken = this.#peerPort;
+    while ([taken, this.#clientPort].includes(this.#peerPort)) this.#peerPort = freePort();
   }
 
   async close(): Promise<void> {
