@@ -108,3 +108,44 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "EtcdDiscovery notices a frozen etcd, and keeps the members whose leases it expires " +
+    "when it runs again",
+  ...GRPC_LEAKS,
+  async fn() {
+    await using etcd = await startEtcd();
+    const endpoints = [etcd.endpoint];
+    const node = createEtcdClient({ endpoints });
+    const gateway = createEtcdClient({ endpoints });
+    const registrar = new EtcdRegistrar(node, LIVE, { leaseTtl: 1 });
+    const calls: (readonly string[])[] = [];
+    const discovery = new EtcdDiscovery(gateway, {
+      graceMs: 1000,
+      onChange: (members) => calls.push(members),
+      isReachable: () => Promise.resolve(true),
+    });
+    try {
+      await registrar.start({ timeout: 3000 });
+      assert.deepEqual(await discovery.start({ timeout: 3000 }), [LIVE]);
+      const before = discovery.registrationOf(LIVE);
+      etcd.pause();
+      // The watch stays up and silent: only the probe can tell, within ~2 s,
+      // by which time the 1 s lease is past renewing.
+      await waitFor(() => !discovery.connected, "the discovery notices the freeze");
+      etcd.resume();
+      await waitFor(() => discovery.connected, "the discovery sees etcd again");
+      await waitFor(
+        () => discovery.registrationOf(LIVE) !== before,
+        "the member registered again under a new lease",
+      );
+      assert.ok(calls.every((members) => members.includes(LIVE)), JSON.stringify(calls));
+      assert.deepEqual(discovery.members, [LIVE]);
+    } finally {
+      await discovery.stop();
+      await registrar.stop();
+      node.close();
+      gateway.close();
+    }
+  },
+});
