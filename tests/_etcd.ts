@@ -7,6 +7,9 @@
 import { Buffer } from "node:buffer";
 import { Etcd3 } from "etcd3";
 import { freePort } from "./_ports.ts";
+import { drain, OutputTail } from "./_output.ts";
+
+export { type LogRecord, recordingLogger } from "./_log.ts";
 
 /** How long etcd may take to answer `/health` after it was spawned. */
 const READY_TIMEOUT_MS = 10_000;
@@ -31,8 +34,12 @@ export interface EtcdProcess extends AsyncDisposable {
   pause(): void;
   /** Lets a paused etcd run again (SIGCONT). */
   resume(): void;
-  /** Starts etcd again on the same ports and data dir and waits until it is ready. */
-  restart(): Promise<void>;
+  /**
+   * Starts etcd again on the same ports and waits until it is ready; with
+   * `empty`, on a new empty data dir, as after a lost disk: etcd then knows
+   * no key and no lease.
+   */
+  restart(options?: { empty?: boolean }): Promise<void>;
   /** Stops etcd and removes its temp dir. */
   close(): Promise<void>;
 }
@@ -53,7 +60,11 @@ export interface EtcdProcess extends AsyncDisposable {
 export async function startEtcd(options: { tls?: EtcdTls } = {}): Promise<EtcdProcess> {
   for (let attempt = 1;; attempt++) {
     const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "mccache-etcd-" });
-    const etcd = new EtcdServer(dir, freePort(), freePort(), options.tls);
+    const client = freePort();
+    let peer = freePort();
+    // freePort() may hand out the same port twice in a row.
+    while (peer === client) peer = freePort();
+    const etcd = new EtcdServer(dir, client, peer, options.tls);
     try {
       await etcd.start();
       return etcd;
@@ -65,47 +76,105 @@ export async function startEtcd(options: { tls?: EtcdTls } = {}): Promise<EtcdPr
   }
 }
 
+/** Where a member of a multi-member etcd cluster sits in it. */
+interface ClusterMember {
+  name: string;
+  /** `--initial-cluster`: every member's name and peer URL. */
+  initialCluster: string;
+  /** `--initial-cluster-token`: unique per cluster, so that no other test's members join it. */
+  token: string;
+}
+
+/** A running etcd cluster started by {@linkcode startEtcdCluster}. */
+export interface EtcdCluster extends AsyncDisposable {
+  readonly members: readonly EtcdProcess[];
+  /** Every member's client endpoint, as a `--etcd` flag takes them: `"127.0.0.1:a,127.0.0.1:b,…"`. */
+  readonly endpoints: string;
+  /** The member that leads now, as etcd's maintenance API reports it. */
+  leader(): Promise<EtcdProcess>;
+  /** Stops every member and removes their temp dirs. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a `size`-member etcd cluster on free loopback ports (each member
+ * with its own temp dir) and resolves once every member answers `/health`,
+ * which it does only once the cluster has elected a leader.
+ *
+ * @example Kill the leader of a three-member cluster
+ * ```ts ignore
+ * import { startEtcdCluster } from "./_etcd.ts";
+ *
+ * await using etcd = await startEtcdCluster(3);
+ * await (await etcd.leader()).kill();
+ * ```
+ */
+export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await tryEtcdCluster(size);
+    } catch (error) {
+      // Another process took a port between picking and binding.
+      if (!/address already in use/.test(String(error)) || attempt === 3) throw error;
+    }
+  }
+}
+
+async function tryEtcdCluster(size: number): Promise<EtcdCluster> {
+  // freePort() may hand out a port twice in a row: every one must differ.
+  const picked = new Set<number>();
+  while (picked.size < 2 * size) picked.add(freePort());
+  const [clients, peers] = [[...picked].slice(0, size), [...picked].slice(size)];
+  const initialCluster = peers.map((port, i) => `m${i}=http://127.0.0.1:${port}`).join(",");
+  const token = `mccache-test-${crypto.randomUUID()}`;
+  const members: EtcdServer[] = [];
+  for (let i = 0; i < size; i++) {
+    const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: `mccache-etcd-m${i}-` });
+    const member = { name: `m${i}`, initialCluster, token };
+    members.push(new EtcdServer(dir, clients[i], peers[i], undefined, member));
+  }
+  const close = async () => {
+    await Promise.all(members.map((member) => member.close()));
+  };
+  // Each member waits for the others to elect a leader: start them together.
+  const started = await Promise.allSettled(members.map((member) => member.start()));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) {
+    await close();
+    throw failed.reason;
+  }
+  return {
+    members,
+    endpoints: members.map((member) => member.endpoint).join(","),
+    leader: () => leaderOf(members),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+// Asks each member that runs for its status: the one whose id is the
+// leader's it reports leads.
+async function leaderOf(members: readonly EtcdProcess[]): Promise<EtcdProcess> {
+  for (const member of members) {
+    const client = new Etcd3({ hosts: member.url });
+    try {
+      const status = await client.maintenance.status();
+      if (status.leader === status.header.member_id) return member;
+    } catch {
+      // Not running; another member answers.
+    } finally {
+      client.close();
+    }
+  }
+  throw new Error(`No etcd member reports itself as the leader: ${members.map((m) => m.endpoint)}`);
+}
+
 /** Files for an etcd that serves TLS (and, with `clientCertAuth`, wants client certificates). */
 export interface EtcdTls {
   cert: string;
   key: string;
   ca: string;
   clientCertAuth?: boolean;
-}
-
-/** A log line as {@linkcode recordingLogger} keeps it. */
-export interface LogRecord {
-  level: "debug" | "info" | "warn" | "error";
-  message: string;
-  fields?: Record<string, unknown>;
-}
-
-/**
- * A `Logger` that keeps every line in `records`, so that tests can assert
- * what was logged and how often; `print` also writes them to stderr.
- *
- * @example Count warnings
- * ```ts
- * import { recordingLogger } from "./_etcd.ts";
- *
- * const log = recordingLogger();
- * log.warn("etcd lost");
- * console.assert(log.records.filter((r) => r.level === "warn").length === 1);
- * ```
- */
-export function recordingLogger(print = false): {
-  records: LogRecord[];
-  debug(message: string, fields?: Record<string, unknown>): void;
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-} {
-  const records: LogRecord[] = [];
-  const at = (level: LogRecord["level"]) => (message: string, fields?: Record<string, unknown>) => {
-    records.push({ level, message, fields });
-    if (print) console.error(level.toUpperCase(), message, JSON.stringify(fields ?? {}));
-  };
-  return { records, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
 class EtcdServer implements EtcdProcess {
@@ -122,8 +191,17 @@ class EtcdServer implements EtcdProcess {
   #tail = new OutputTail(TAIL_BYTES);
   #closed = false;
 
-  constructor(dir: string, clientPort: number, peerPort: number, tls?: EtcdTls) {
+  #member: ClusterMember | undefined;
+
+  constructor(
+    dir: string,
+    clientPort: number,
+    peerPort: number,
+    tls?: EtcdTls,
+    member?: ClusterMember,
+  ) {
     this.dir = dir;
+    this.#member = member;
     this.#clientPort = clientPort;
     this.#peerPort = peerPort;
     this.#tls = tls;
@@ -177,21 +255,26 @@ class EtcdServer implements EtcdProcess {
       ]
       : [];
     const peer = `http://127.0.0.1:${this.#peerPort}`;
+    const member = this.#member;
+    // A single member never loses its leader to a missed heartbeat, so a
+    // short election timeout is safe and makes each (re)start take ~0.1 s
+    // instead of ~1 s. Members of a cluster keep etcd's defaults, which a
+    // busy machine does not turn into spurious elections.
+    const timing = member ? [] : [["--heartbeat-interval", "10"], ["--election-timeout", "100"]];
+    const cluster = member
+      ? [["--initial-cluster", member.initialCluster], ["--initial-cluster-token", member.token]]
+      : [["--initial-cluster", `default=${peer}`]];
     return [
-      ["--name", "default"],
+      ["--name", member?.name ?? "default"],
       ["--data-dir", `${this.dir}/data`],
       ["--listen-client-urls", client],
       ["--advertise-client-urls", client],
       ["--listen-peer-urls", peer],
       ["--initial-advertise-peer-urls", peer],
-      ["--initial-cluster", `default=${peer}`],
+      ...cluster,
       ["--logger", "zap"],
       ["--log-outputs", "stderr"],
-      // A single member never loses its leader to a missed heartbeat, so a
-      // short election timeout is safe and makes each (re)start take ~0.1 s
-      // instead of ~1 s.
-      ["--heartbeat-interval", "10"],
-      ["--election-timeout", "100"],
+      ...timing,
       ...tlsArgs,
     ].flat();
   }
@@ -259,9 +342,26 @@ class EtcdServer implements EtcdProcess {
     await this.#drained;
   }
 
-  async restart(): Promise<void> {
+  // While etcd was down, any process's outgoing connection may have been
+  // given one of its ports as a local port. A new empty single member may
+  // move to another peer port; the client port must stay, so wait for it.
+  async restart(options: { empty?: boolean } = {}): Promise<void> {
     await this.stop();
-    await this.start();
+    for (let attempt = 1;; attempt++) {
+      if (options.empty) await Deno.remove(`${this.dir}/data`, { recursive: true }).catch(() => {});
+      if (options.empty && this.#member === undefined) this.#movePeerPort();
+      try {
+        return await this.start();
+      } catch (error) {
+        if (!/address already in use/.test(String(error)) || attempt === 20) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  #movePeerPort(): void {
+    const taken = this.#peerPort;
+    while ([taken, this.#clientPort].includes(this.#peerPort)) this.#peerPort = freePort();
   }
 
   async close(): Promise<void> {
@@ -275,57 +375,6 @@ class EtcdServer implements EtcdProcess {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-// Copies stdout and stderr into the log until etcd closes them, so that the
-// pipes never fill up and block etcd; keeps the tail for error messages.
-async function drain(child: Deno.ChildProcess, log: Deno.FsFile, tail: OutputTail): Promise<void> {
-  const writer = log.writable.getWriter();
-  const copy = async (stream: ReadableStream<Uint8Array>): Promise<void> => {
-    for await (const chunk of stream) {
-      tail.push(chunk);
-      // A failed write (disk full) must not stop the draining.
-      await writer.write(chunk).catch(() => {});
-    }
-  };
-  try {
-    await Promise.all([copy(child.stdout), copy(child.stderr)]);
-  } finally {
-    await writer.close().catch(() => {});
-  }
-}
-
-class OutputTail {
-  #chunks: Uint8Array[] = [];
-  #bytes = 0;
-  #max: number;
-
-  constructor(max: number) {
-    this.#max = max;
-  }
-
-  push(chunk: Uint8Array): void {
-    this.#chunks.push(chunk);
-    this.#bytes += chunk.length;
-    while (this.#bytes - this.#chunks[0].length >= this.#max) {
-      this.#bytes -= this.#chunks.shift()!.length;
-    }
-  }
-
-  toString(): string {
-    const text = new TextDecoder().decode(concat(this.#chunks));
-    return text.slice(-this.#max);
-  }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }
 
 /**

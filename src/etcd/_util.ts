@@ -1,5 +1,6 @@
 // Helpers shared by the registrar and the discovery; not exported from mod.ts.
 import { isBrokenCircuitError } from "cockatiel";
+import type { Watcher } from "etcd3";
 
 /**
  * Resolves after `ms` milliseconds, or at once when `signal` aborts, leaving
@@ -101,4 +102,58 @@ export function startFailure(what: string, error: unknown, timeout: number): Err
   const name = (error as { name?: unknown } | null)?.name;
   if (name === "EtcdCredentialsError") return new Error(`${what}: ${errorText(error)}`);
   return new Error(`${what} within ${timeout} ms: ${errorText(error)}`);
+}
+
+// Resolves when the watcher is attached in etcd; rejects when etcd cancels it,
+// on stop, or at `notAfter` with the last connection error if there was one.
+export function watchAttached(
+  watcher: Watcher | undefined,
+  notAfter: number,
+  signal: AbortSignal,
+): Promise<void> {
+  if (!watcher || signal.aborted) return Promise.reject(new Error("stopped"));
+  return new Promise((resolve, reject) => {
+    let lastError: unknown = new Error("the watch did not connect");
+    const done = (error?: unknown): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      watcher.off("connected", onConnected).off("error", done).off("disconnected", onDisconnected);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const onAbort = (): void => done(new Error("stopped"));
+    const onConnected = (): void => done();
+    const onDisconnected = (error: unknown): void => {
+      lastError = error;
+    };
+    const timer = setTimeout(() => done(lastError), Math.max(0, notAfter - Date.now()));
+    watcher.on("connected", onConnected).on("error", done).on("disconnected", onDisconnected);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Cancels `watcher`, waiting at most `timeoutMs`: cancel() waits for etcd's answer, which a hung etcd never gives. */
+export async function cancelWatcher(watcher: Watcher, timeoutMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs));
+  await Promise.race([watcher.cancel().catch(() => {}), timeout]);
+  clearTimeout(timer);
+}
+
+/** Throws the `TypeError` for a key prefix that is empty or ends with "/". */
+export function checkPrefix(what: string, prefix: string): void {
+  if (prefix !== "" && !prefix.endsWith("/")) return;
+  throw new TypeError(
+    `Cannot create ${what}: prefix must be non-empty without a trailing "/": received ${
+      JSON.stringify(prefix)
+    }`,
+  );
+}
+
+/** Throws the `RangeError` for a start timeout that is not a positive number. */
+export function checkTimeout(what: string, timeout: number): void {
+  if (Number.isFinite(timeout) && timeout > 0) return;
+  throw new RangeError(
+    `Cannot start ${what}: timeout must be a positive number: received ${timeout}`,
+  );
 }

@@ -6,9 +6,24 @@
  */
 
 import type { Etcd3, IKeyValue, Watcher } from "etcd3";
+import { parseRegistration, type Registration } from "./_registration.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { callDeadline, describeEtcd } from "./client.ts";
-import { delay, errorText, moreTelling, refusedCredentials, startFailure } from "./_util.ts";
+import { AbsenceGrace, type Reachability, tcpReachable } from "./_absence.ts";
+import { probeEtcd } from "./_probe.ts";
+import {
+  cancelWatcher,
+  checkPrefix,
+  checkTimeout,
+  delay,
+  errorText,
+  moreTelling,
+  refusedCredentials,
+  startFailure,
+  watchAttached,
+} from "./_util.ts";
+
+export type { Reachability } from "./_absence.ts";
 
 /** Options for {@linkcode EtcdDiscovery}. */
 export interface EtcdDiscoveryOptions {
@@ -30,20 +45,27 @@ export interface EtcdDiscoveryOptions {
    * @default {false}
    */
   seedRing?: boolean;
-}
-
-/** What one registration key says: the member's address, and who wrote it. */
-interface Registration {
-  addr: string;
-  /** The etcd lease (and creation) it was written under: new when it registers again. */
-  id: string;
-  /** Written by a node of the Go original: `{"Op":0,"Addr":...,"Metadata":null}`. */
-  goOriginal: boolean;
+  /**
+   * How long after etcd is reached again a member that etcd no longer lists
+   * stays in the list, in milliseconds: the time the members need to notice
+   * and register again when etcd came back empty. One lease TTL.
+   * @default {5000}
+   */
+  graceMs?: number;
+  /**
+   * Asks whether a member that etcd stopped listing still answers; once the
+   * grace period is over, only members that do not answer are dropped.
+   * @default {a TCP connect to the member's address, within 1 s}
+   */
+  isReachable?: Reachability;
 }
 
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 1000;
 const CANCEL_TIMEOUT_MS = 2000;
+const CHECK_TIMEOUT_MS = 1000;
+const RECHECK_MS = 1000;
+const PROBE_MS = 1000;
 const NO_MEMBERS: readonly string[] = Object.freeze([]);
 
 /**
@@ -57,7 +79,13 @@ const NO_MEMBERS: readonly string[] = Object.freeze([]);
  * After the watch reconnects, or when etcd cancels it (for instance because
  * the revision it would resume from was compacted), it reads the prefix
  * again, reconciles, and watches from there: a change made while this
- * process was cut off is never lost.
+ * process was cut off is never lost. But the list never shrinks because etcd
+ * forgot (back with an empty data dir, etcd lists nobody until the members
+ * register again; back from a freeze, it expires the leases it could not
+ * renew): while etcd is lost (the watch broke, or a read it gets every second
+ * failed) and for `graceMs` after the read that follows, a member that etcd
+ * stops listing is kept; then it is dropped once it is also unreachable
+ * (`isReachable`).
  *
  * @example Follow the members of a cluster
  * ```ts ignore
@@ -91,27 +119,40 @@ export class EtcdDiscovery {
   #resyncing?: Promise<void>;
   #resyncAgain = false;
   #etcdLost = false;
+  #grace: AbsenceGrace;
+  #probing: Promise<void> = Promise.resolve();
 
   /** Prepares the discovery; nothing happens before `start()`. */
   constructor(client: Etcd3, options: EtcdDiscoveryOptions = {}) {
     const prefix = options.prefix ?? "mccache";
-    if (prefix === "" || prefix.endsWith("/")) {
-      throw new TypeError(
-        `Cannot create EtcdDiscovery: prefix must be non-empty without a trailing "/": received ${
-          JSON.stringify(prefix)
-        }`,
-      );
-    }
+    checkPrefix("EtcdDiscovery", prefix);
     this.#client = client;
     this.#prefix = `${prefix}/`;
     this.#log = options.logger ?? silentLogger;
     this.#onChange = options.onChange;
     this.#seedRing = options.seedRing ?? false;
+    this.#grace = new AbsenceGrace({
+      graceMs: options.graceMs ?? 5000,
+      recheckMs: RECHECK_MS,
+      checkTimeoutMs: CHECK_TIMEOUT_MS,
+      isReachable: options.isReachable ?? tcpReachable,
+      onDrop: () => this.#publish(),
+      onHold: (members) =>
+        this.#log.warn(
+          "etcd lost members after an outage; keeping them while they register again",
+          { members },
+        ),
+    });
   }
 
   /** The addresses of the registered nodes, sorted; a new array after each change. */
   get members(): readonly string[] {
     return this.#members;
+  }
+
+  /** Whether etcd is in reach: false from a lost watch or read until the members are read again. */
+  get connected(): boolean {
+    return this.#state === "running" && !this.#etcdLost;
   }
 
   /**
@@ -139,11 +180,7 @@ export class EtcdDiscovery {
     if (this.#state !== "idle") {
       throw new Error(`Cannot start EtcdDiscovery of ${this.#prefix}: it is ${this.#state}`);
     }
-    if (!Number.isFinite(timeout) || timeout <= 0) {
-      throw new RangeError(
-        `Cannot start EtcdDiscovery: timeout must be a positive number: received ${timeout}`,
-      );
-    }
+    checkTimeout("EtcdDiscovery", timeout);
     this.#state = "starting";
     const starting = this.#startBefore(Date.now() + timeout);
     this.#resyncing = starting;
@@ -152,28 +189,39 @@ export class EtcdDiscovery {
     } catch (error) {
       await this.#dropWatcher();
       if (this.#state === "starting") this.#state = "idle";
-      throw startFailure(
-        `Cannot discover members in ${describeEtcd(this.#client)}`,
-        error,
-        timeout,
-      );
+      const what = `Cannot discover members in ${describeEtcd(this.#client)}`;
+      throw startFailure(what, error, timeout);
     } finally {
       this.#resyncing = undefined;
     }
+    this.#run();
+    return this.#members;
+  }
+
+  #run(): void {
     this.#state = "running";
+    this.#probing = probeEtcd(this.#client, {
+      key: this.#prefix,
+      everyMs: PROBE_MS,
+      timeoutMs: PROBE_MS,
+      signal: this.#stopping.signal,
+      onFailure: (error) => this.#lost(error),
+      onRecovery: () => this.#scheduleResync(),
+    });
     // The watch may have reconnected while starting: read again if it asked.
     if (this.#resyncAgain) this.#scheduleResync();
     this.#log.info("Discovered members in etcd", { prefix: this.#prefix, members: this.#members });
     this.#checkRing();
-    return this.#members;
   }
 
   /** Stops watching; the member list keeps its last value. Idempotent. */
   async stop(): Promise<void> {
     this.#state = "stopped";
     this.#stopping.abort();
+    this.#grace.stop();
     // A read in flight ends at its deadline and then watches no more.
     await this.#resyncing?.catch(() => {});
+    await this.#probing;
     await this.#dropWatcher();
   }
 
@@ -185,7 +233,7 @@ export class EtcdDiscovery {
         await this.#resync(notAfter);
         // The read fails fast when etcd is down; this wait catches a watch
         // that cannot attach, so that start() means "watching".
-        return await connected(this.#watcher, notAfter, signal);
+        return await watchAttached(this.#watcher, notAfter, signal);
       } catch (error) {
         failure = moreTelling(failure, error);
         void this.#dropWatcher();
@@ -211,10 +259,12 @@ export class EtcdDiscovery {
     if (this.#stopping.signal.aborted) return;
     const registrations = new Map<string, Registration>();
     for (const kv of response.kvs) {
-      const registration = this.#parse(kv);
+      const registration = parseRegistration(kv, this.#log);
       if (registration !== undefined) registrations.set(kv.key.toString(), registration);
     }
     this.#registrations = registrations;
+    // Only a read after an outage may find etcd emptied, not the first one.
+    if (this.#state === "running") this.#grace.reconnected();
     this.#publish();
     this.#watch(BigInt(response.header.revision) + 1n);
   }
@@ -281,17 +331,12 @@ export class EtcdDiscovery {
   async #dropWatcher(): Promise<void> {
     const watcher = this.#watcher;
     this.#watcher = undefined;
-    if (!watcher) return;
-    // cancel() waits for etcd's answer, which a hung etcd never gives.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, CANCEL_TIMEOUT_MS));
-    await Promise.race([watcher.cancel().catch(() => {}), timeout]);
-    clearTimeout(timer);
+    if (watcher) await cancelWatcher(watcher, CANCEL_TIMEOUT_MS);
   }
 
   #put(kv: IKeyValue): void {
     const key = kv.key.toString();
-    const registration = this.#parse(kv);
+    const registration = parseRegistration(kv, this.#log);
     if (registration === undefined) this.#registrations.delete(key);
     else this.#registrations.set(key, registration);
     this.#publish();
@@ -302,31 +347,11 @@ export class EtcdDiscovery {
     this.#publish();
   }
 
-  #parse(kv: IKeyValue): Registration | undefined {
-    const value = kv.value.toString();
-    try {
-      const parsed = JSON.parse(value);
-      const addr = parsed?.Addr;
-      if (typeof addr === "string" && addr !== "") {
-        const id = `${kv.lease}@${kv.create_revision}`;
-        return { addr, id, goOriginal: "Op" in parsed };
-      }
-    } catch {
-      // Reported below, like a value of the wrong shape.
-    }
-    this.#log.warn('Skipping an etcd value that is not {"Addr": "<addr>"}', {
-      key: kv.key.toString(),
-      value: value.length > 100 ? `${value.slice(0, 99)}…` : value,
-    });
-    return undefined;
-  }
-
   // Swaps in a new member list and tells the listener, only when the set of
   // addresses or a member's registration changed: rewriting a known node's
   // key under the same lease changes nothing.
   #publish(): void {
-    const ids = new Map<string, string>();
-    for (const { addr, id } of this.#registrations.values()) ids.set(addr, id);
+    const ids = this.#idsToPublish();
     const next = [...ids.keys()].sort();
     const previous = this.#members;
     const same = next.length === previous.length && next.every((addr, i) => addr === previous[i]);
@@ -339,11 +364,11 @@ export class EtcdDiscovery {
     if (this.#state !== "running") return;
     this.#checkRing();
     for (const addr of reregistered) this.#log.debug("Member registered again", { addr });
-    for (const addr of next) {
-      if (!previous.includes(addr)) this.#log.info("Member joined", { addr });
+    for (const addr of next.filter((a) => !previous.includes(a))) {
+      this.#log.info("Member joined", { addr });
     }
-    for (const addr of previous) {
-      if (!next.includes(addr)) this.#log.info("Member left", { addr });
+    for (const addr of previous.filter((a) => !next.includes(a))) {
+      this.#log.info("Member left", { addr });
     }
     try {
       this.#onChange?.(this.#members);
@@ -351,6 +376,14 @@ export class EtcdDiscovery {
       // A failing listener must not stop the discovery.
       this.#log.error("onChange listener threw", { reason: errorText(error) });
     }
+  }
+
+  // Member → registration id: the registered members, and those kept
+  // although etcd lost them.
+  #idsToPublish(): Map<string, string> {
+    const registered = new Map<string, string>();
+    for (const { addr, id } of this.#registrations.values()) registered.set(addr, id);
+    return this.#grace.keep(this.#ids, registered);
   }
 
   // Once per process: the first member of the Go original seen while the
@@ -371,6 +404,7 @@ export class EtcdDiscovery {
     // While starting, start() reports failures itself.
     if (this.#etcdLost || this.#state !== "running") return;
     this.#etcdLost = true;
+    this.#grace.lost();
     this.#log.warn("Lost the connection to etcd; members may be stale", {
       reason: errorText(error),
     });
@@ -381,32 +415,4 @@ export class EtcdDiscovery {
     this.#etcdLost = false;
     this.#log.info("Connected to etcd again; members read anew", { members: this.#members });
   }
-}
-
-// Resolves when the watcher is attached in etcd; rejects when etcd cancels it,
-// on stop, or at `notAfter` with the last connection error if there was one.
-function connected(
-  watcher: Watcher | undefined,
-  notAfter: number,
-  signal: AbortSignal,
-): Promise<void> {
-  if (!watcher || signal.aborted) return Promise.reject(new Error("stopped"));
-  return new Promise((resolve, reject) => {
-    let lastError: unknown = new Error("the watch did not connect");
-    const done = (error?: unknown): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      watcher.off("connected", onConnected).off("error", done).off("disconnected", onDisconnected);
-      if (error === undefined) resolve();
-      else reject(error);
-    };
-    const onAbort = (): void => done(new Error("stopped"));
-    const onConnected = (): void => done();
-    const onDisconnected = (error: unknown): void => {
-      lastError = error;
-    };
-    const timer = setTimeout(() => done(lastError), Math.max(0, notAfter - Date.now()));
-    watcher.on("connected", onConnected).on("error", done).on("disconnected", onDisconnected);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { recordingLogger, startEtcd } from "../../tests/_etcd.ts";
 import { waitFor } from "../../tests/_wait.ts";
 import { freePort } from "../../tests/_ports.ts";
+import { TcpRelay } from "../../tests/_relay.ts";
 import { createEtcdClient } from "./client.ts";
 import { EtcdDiscovery } from "./discovery.ts";
 import { EtcdRegistrar } from "./registrar.ts";
@@ -47,57 +48,6 @@ function changeLog(): {
       });
     },
   };
-}
-
-// A TCP relay to etcd that a test can cut and restore, to cut a client off
-// while etcd itself stays up and changes.
-class TcpRelay {
-  readonly endpoint: string;
-  #port = freePort();
-  #target: Deno.ConnectOptions;
-  #listener?: Deno.Listener;
-  #conns = new Set<Deno.Conn>();
-
-  constructor(target: string) {
-    const [hostname, port] = target.split(":");
-    this.#target = { hostname, port: Number(port) };
-    this.endpoint = `127.0.0.1:${this.#port}`;
-    this.restore();
-  }
-
-  restore(): void {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: this.#port });
-    this.#listener = listener;
-    (async () => {
-      for await (const conn of listener) void this.#relay(conn);
-    })().catch(() => {});
-  }
-
-  async #relay(inbound: Deno.Conn): Promise<void> {
-    const outbound = await Deno.connect(this.#target).catch(() => undefined);
-    if (!outbound) return inbound.close();
-    this.#conns.add(inbound).add(outbound);
-    await Promise.allSettled([
-      inbound.readable.pipeTo(outbound.writable),
-      outbound.readable.pipeTo(inbound.writable),
-    ]);
-    this.#close(inbound, outbound);
-  }
-
-  cut(): void {
-    this.#listener?.close();
-    this.#listener = undefined;
-    this.#close(...this.#conns);
-  }
-
-  #close(...conns: Deno.Conn[]): void {
-    for (const conn of conns) {
-      this.#conns.delete(conn);
-      try {
-        conn.close();
-      } catch { /* closed by the other side's pipe */ }
-    }
-  }
 }
 
 Deno.test({
@@ -252,7 +202,8 @@ Deno.test({
 
 Deno.test({
   name:
-    "EtcdDiscovery reads the members again after it was cut off from etcd, even past a compaction",
+    "EtcdDiscovery reads the members again after it was cut off from etcd, even past a compaction, " +
+    "and drops a member that left meanwhile once its grace period is over and it does not answer",
   ...GRPC_LEAKS,
   async fn() {
     await using etcd = await startEtcd();
@@ -261,7 +212,16 @@ Deno.test({
     const gateway = createEtcdClient({ endpoints: [relay.endpoint] });
     const changes = changeLog();
     const log = recordingLogger();
-    const discovery = new EtcdDiscovery(gateway, { logger: log, onChange: changes.onChange });
+    const asked: string[] = [];
+    const discovery = new EtcdDiscovery(gateway, {
+      logger: log,
+      onChange: changes.onChange,
+      graceMs: 300,
+      isReachable: (member) => {
+        asked.push(member);
+        return Promise.resolve(false);
+      },
+    });
     const warnings = (): string[] =>
       log.records.filter((r) => r.level === "warn").map((r) => r.message);
     try {
@@ -280,12 +240,20 @@ Deno.test({
 
       const restoredAt = performance.now();
       relay.restore();
-      const seenAt = await changes.until(["127.0.0.1:8002", "127.0.0.1:8003"]);
+      const seenAt = await changes.until(["127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003"]);
       console.log(
         `measured: members read again ${(seenAt - restoredAt).toFixed(0)} ms after reconnect`,
       );
-      assert.deepEqual(changes.calls, [["127.0.0.1:8002", "127.0.0.1:8003"]]);
-      assert.deepEqual(warnings(), ["Lost the connection to etcd; members may be stale"]);
+      await changes.until(["127.0.0.1:8002", "127.0.0.1:8003"]);
+      assert.deepEqual(changes.calls, [
+        ["127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003"],
+        ["127.0.0.1:8002", "127.0.0.1:8003"],
+      ]);
+      assert.deepEqual(asked, ["127.0.0.1:8001"]);
+      assert.deepEqual(warnings(), [
+        "Lost the connection to etcd; members may be stale",
+        "etcd lost members after an outage; keeping them while they register again",
+      ]);
       // It watches again: a later join arrives.
       await admin.put("mccache/127.0.0.1:8004").value('{"Addr":"127.0.0.1:8004"}');
       await changes.until(["127.0.0.1:8002", "127.0.0.1:8003", "127.0.0.1:8004"]);

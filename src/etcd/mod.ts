@@ -37,5 +37,5 @@ export {
   type EtcdTlsOptions,
   parseEndpoints,
 } from "./client.ts";
-export { EtcdDiscovery, type EtcdDiscoveryOptions } from "./discovery.ts";
+export { EtcdDiscovery, type EtcdDiscoveryOptions, type Reachability } from "./discovery.ts";
 export { EtcdRegistrar, type EtcdRegistrarOptions } from "./registrar.ts";

@@ -8,7 +8,15 @@
 import { type Etcd3, EtcdLeaseInvalidError, type Lease } from "etcd3";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { callDeadline, describeEtcd } from "./client.ts";
-import { delay, errorText, moreTelling, refusedCredentials, startFailure } from "./_util.ts";
+import {
+  checkPrefix,
+  checkTimeout,
+  delay,
+  errorText,
+  moreTelling,
+  refusedCredentials,
+  startFailure,
+} from "./_util.ts";
 
 /** Options for {@linkcode EtcdRegistrar}. */
 export interface EtcdRegistrarOptions {
@@ -27,7 +35,9 @@ export interface EtcdRegistrarOptions {
 }
 
 const MIN_BACKOFF_MS = 100;
-const MAX_BACKOFF_MS = 1000;
+// Bounds how long after etcd's return a node that lost its lease waits to
+// register again.
+const MAX_BACKOFF_MS = 500;
 const REVOKE_TIMEOUT_MS = 2000;
 
 /** A granted lease with the node's key under it. */
@@ -45,10 +55,12 @@ interface Registration {
  * `{"Op":0,"Addr":"<addr>","Metadata":null}`), so that its gateways find this
  * node too.
  *
- * When the lease is lost (etcd revoked or expired it, or etcd was out of
- * reach for longer than two TTLs) it grants a new one and writes the key
- * again, retrying every 0.1 s to 1 s until {@linkcode EtcdRegistrar.stop},
- * so the node is back within about a second of etcd's return. `stop()`
+ * When the lease is lost (etcd revoked or expired it, came back with an
+ * empty data dir, or was out of reach for longer than two TTLs) it grants a
+ * new one and writes the key again, retrying every 0.1 s to 0.5 s until
+ * {@linkcode EtcdRegistrar.stop}, so the node is back within about a second
+ * of etcd's return; a key that etcd lost while the lease lived on is written
+ * again once the keepalive reconnects. `stop()`
  * revokes the lease, which removes the key at once: readers see the node
  * leave without waiting for the TTL.
  *
@@ -87,13 +99,7 @@ export class EtcdRegistrar {
         `Cannot create EtcdRegistrar: addr must be host:port: received ${JSON.stringify(addr)}`,
       );
     }
-    if (prefix === "" || prefix.endsWith("/")) {
-      throw new TypeError(
-        `Cannot create EtcdRegistrar: prefix must be non-empty without a trailing "/": received ${
-          JSON.stringify(prefix)
-        }`,
-      );
-    }
+    checkPrefix("EtcdRegistrar", prefix);
     if (!Number.isInteger(ttl) || ttl < 1) {
       throw new RangeError(
         `Cannot create EtcdRegistrar: leaseTtl must be a positive integer: received ${ttl}`,
@@ -134,11 +140,7 @@ export class EtcdRegistrar {
     if (this.#state !== "idle") {
       throw new Error(`Cannot start EtcdRegistrar for ${this.#key}: it is ${this.#state}`);
     }
-    if (!Number.isFinite(timeout) || timeout <= 0) {
-      throw new RangeError(
-        `Cannot start EtcdRegistrar: timeout must be a positive number: received ${timeout}`,
-      );
-    }
+    checkTimeout("EtcdRegistrar", timeout);
     this.#state = "starting";
     const registering = this.#registerBefore(Date.now() + timeout);
     this.#work = registering;
@@ -215,7 +217,9 @@ export class EtcdRegistrar {
       const id = await lease.grant();
       await lease.put(this.#key).value(this.#value)
         .options({ deadline: callDeadline(this.#client, notAfter) });
-      return { lease, id, lost };
+      const registration = { lease, id, lost };
+      this.#checkAfterReconnects(registration);
+      return registration;
     } catch (error) {
       // Stops the keepalives; a granted lease without the key just expires.
       lease.release();
@@ -268,6 +272,45 @@ export class EtcdRegistrar {
       await delay(backoff, signal);
     }
     return undefined;
+  }
+
+  // etcd can come back without the key while the lease lives on (restored
+  // from an older snapshot, or the key deleted meanwhile), and no keepalive
+  // would tell: look for it at the first keepalive answer after a failure.
+  // (etcd back empty loses the lease too, which that answer tells.)
+  #checkAfterReconnects(registration: Registration): void {
+    let failed = false;
+    const { lease } = registration;
+    lease.on("keepaliveFailed", (error) => {
+      // Once per outage: etcd3 retries every 0.1 s.
+      if (!failed) {
+        this.#log.debug("etcd keepalive failed; retrying", {
+          key: this.#key,
+          reason: errorText(error),
+        });
+      }
+      failed = true;
+    });
+    lease.on("keepaliveSucceeded", () => {
+      if (!failed || this.#stopping.signal.aborted) return;
+      failed = false;
+      this.#putIfMissing(registration).catch((error) => {
+        // A lease that is gone reports "lost" itself, and the loop registers again.
+        this.#log.debug("Could not check the etcd key", {
+          key: this.#key,
+          reason: errorText(error),
+        });
+      });
+    });
+  }
+
+  async #putIfMissing({ lease, id }: Registration): Promise<void> {
+    const deadline = callDeadline(this.#client, Infinity);
+    const kv = (await this.#client.get(this.#key).options({ deadline }).exec()).kvs[0];
+    if (kv !== undefined && kv.lease === id && kv.value.toString() === this.#value) return;
+    if (lease.revoked()) return;
+    await lease.put(this.#key).value(this.#value).options({ deadline });
+    this.#log.info("Wrote the etcd key again: etcd had lost it", { key: this.#key, lease: id });
   }
 
   async #revoke({ lease, id }: Registration): Promise<void> {

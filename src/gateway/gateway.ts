@@ -73,11 +73,14 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   };
   try {
     const seedRing = options.ring?.compat === "seed";
-    const members = options.peers ??
-      await discover({ ...options.etcd, seedRing }, logger, cleanups);
+    const etcd = options.peers
+      ? undefined
+      : await discover({ ...options.etcd, seedRing }, logger, cleanups);
+    const members = options.peers ?? etcd!.members;
     const source = {
       members: () => upstream.members,
       protocolOf: (member: string) => upstream.protocols.of(member),
+      etcdConnected: etcd?.connected,
     };
     const metrics = new GatewayMetrics(source);
     const onDropFailed = () => metrics.dropFailed();
@@ -118,7 +121,7 @@ async function discover(
   options: Omit<NodeEtcdOptions, "leaseTtl"> & { seedRing: boolean },
   logger: Logger,
   cleanups: (() => Promise<void> | void)[],
-): Promise<MemberSource> {
+): Promise<{ members: MemberSource; connected: () => boolean }> {
   const client: Etcd3 = createEtcdClient({
     endpoints: options.endpoints,
     username: options.username,
@@ -135,7 +138,7 @@ async function discover(
   });
   await discovery.start({ timeout: options.timeout ?? 5000 });
   cleanups.push(() => discovery.stop());
-  return {
+  const members: MemberSource = {
     get members() {
       return discovery.members;
     },
@@ -145,6 +148,7 @@ async function discover(
     },
     registrationOf: (member) => discovery.registrationOf(member),
   };
+  return { members, connected: () => discovery.connected };
 }
 
 function listen(

@@ -6,6 +6,7 @@
 
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { CacheStats } from "../stats.ts";
+import { etcdConnectedGauge } from "../node/metrics.ts";
 
 // Latency buckets in seconds, as Prometheus "le" labels.
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -47,11 +48,13 @@ export class GatewayMetrics {
 
   /**
    * Creates the metrics; `members` reports the ring the gateway routes over,
-   * and `protocolOf` what each member was found to speak.
+   * `protocolOf` what each member was found to speak, and `etcdConnected`
+   * (with etcd only) whether the watch on etcd is up.
    */
   constructor(source: {
     members: () => readonly string[];
     protocolOf?: (member: string) => string | undefined;
+    etcdConnected?: () => boolean;
   }) {
     const registers = [this.#registry];
     const methods = this.#methods;
@@ -102,6 +105,7 @@ export class GatewayMetrics {
         }
       },
     });
+    if (source.etcdConnected) etcdConnectedGauge(this.#registry, source.etcdConnected);
     this.#hotGauges(registers);
     collectDefaultMetrics({ register: this.#registry });
   }

@@ -12,12 +12,14 @@ import { createNodeMetrics } from "./metrics.ts";
 export interface NodeStatus {
   /** Ring members as the node sees them. */
   readonly members: readonly string[];
-  /** True while registered and serving. */
+  /** True while the node serves, whether or not etcd is reachable. */
   readonly healthy: boolean;
   /** Bytes that gRPC messages still arriving hold (`maxBufferedBytes`). @default {undefined (not reported)} */
   readonly bufferedBytes?: number;
   /** Messages refused because `maxBufferedBytes` was reached. @default {undefined (not reported)} */
   readonly refusedMessages?: number;
+  /** Whether the node's watch on etcd is up; undefined without etcd. */
+  readonly etcdConnected?: boolean;
 }
 
 /** A running HTTP server. */
@@ -27,8 +29,9 @@ export interface HttpHandle {
 }
 
 /**
- * Serves `/healthz` (200 when the node is registered and serving, else 503)
- * and `/metrics` (Prometheus text) on `addr`.
+ * Serves `/healthz` (200 while the node serves, else 503: an etcd outage
+ * shows in `/metrics` as `mccache_etcd_connected 0`, not here) and
+ * `/metrics` (Prometheus text) on `addr`.
  *
  * @example
  * ```ts ignore
@@ -49,6 +52,7 @@ export function serveNodeHttp(
     members: () => node.members,
     healthy: () => node.healthy,
     buffered: () => ({ bytes: node.bufferedBytes ?? 0, refused: node.refusedMessages ?? 0 }),
+    etcdConnected: node.etcdConnected === undefined ? undefined : () => node.etcdConnected === true,
   });
   const handler = async (request: Request): Promise<Response> => {
     const { pathname } = new URL(request.url);
@@ -59,9 +63,7 @@ export function serveNodeHttp(
       });
     }
     if (pathname === "/healthz") {
-      return node.healthy
-        ? new Response("ok\n")
-        : new Response("not registered\n", { status: 503 });
+      return node.healthy ? new Response("ok\n") : new Response("stopping\n", { status: 503 });
     }
     if (pathname === "/metrics") {
       return new Response(await metrics.metrics(), {

@@ -39,8 +39,10 @@ const CACHES: CacheType[] = ["main", "hot"];
 export interface NodeMetricsSource {
   /** Ring members as this node sees them. */
   members(): readonly string[];
-  /** Whether the node is registered and serving. */
+  /** Whether the node serves. */
   healthy(): boolean;
+  /** Whether the node's watch on etcd is up; not given for a static `--peers` cluster. */
+  etcdConnected?(): boolean;
   /** Bytes that arriving messages hold, and messages refused for want of room. @default {undefined (not reported)} */
   buffered?(): { bytes: number; refused: number };
 }
@@ -112,12 +114,13 @@ export function createNodeMetrics(groups: GroupRegistry, node: NodeMetricsSource
   });
   new Gauge({
     name: "mccache_up",
-    help: "1 when the node is registered and serving",
+    help: "1 while the node serves (an etcd outage does not change it)",
     registers: [registry],
     collect() {
       this.set(node.healthy() ? 1 : 0);
     },
   });
+  if (node.etcdConnected) etcdConnectedGauge(registry, node.etcdConnected);
   if (node.buffered) addBufferMetrics(registry, node.buffered);
   collectDefaultMetrics({ register: registry });
   return registry;
@@ -142,6 +145,32 @@ function addBufferMetrics(
     collect() {
       this.reset();
       this.inc(buffered().refused);
+    },
+  });
+}
+
+/**
+ * Adds `mccache_etcd_connected` to `registry`: 1 while `connected()` says
+ * the watch on etcd is up, 0 during an outage, read at scrape time. Nodes
+ * and the gateway report it the same way.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "prom-client";
+ * import { etcdConnectedGauge } from "./metrics.ts";
+ *
+ * const registry = new Registry();
+ * etcdConnectedGauge(registry, () => false);
+ * console.assert((await registry.metrics()).includes("mccache_etcd_connected 0"));
+ * ```
+ */
+export function etcdConnectedGauge(registry: Registry, connected: () => boolean): Gauge {
+  return new Gauge({
+    name: "mccache_etcd_connected",
+    help: "1 while the watch on etcd is up, 0 while etcd is out of reach (members may be stale)",
+    registers: [registry],
+    collect() {
+      this.set(connected() ? 1 : 0);
     },
   });
 }

@@ -105,12 +105,14 @@ export interface CacheNode extends AsyncDisposable {
   readonly httpAddr: string | undefined;
   /** The ring members this node routes by, sorted. */
   readonly members: readonly string[];
-  /** True while registered (or statically configured) and serving. */
+  /** True while serving: an etcd outage does not change it (see `etcdConnected`). */
   readonly healthy: boolean;
   /** Bytes that gRPC messages still arriving hold now (`maxBufferedBytes`). */
   readonly bufferedBytes: number;
   /** Messages refused so far because `maxBufferedBytes` was reached. */
   readonly refusedMessages: number;
+  /** Whether the watch on etcd is up; undefined with static `peers`. */
+  readonly etcdConnected: boolean | undefined;
   /** Leaves the cluster, finishes in-flight calls, and releases everything. */
   stop(): Promise<void>;
 }
@@ -175,7 +177,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   const cleanup = async () => {
     while (cleanups.length > 0) await cleanups.pop()!();
   };
-  let etcd: { registrar: EtcdRegistrar; leave: () => Promise<void> } | undefined;
+  let etcd: EtcdMembership | undefined;
   try {
     await bind(server, listen, serverCredentials(tls));
     cleanups.push(() => {
@@ -205,7 +207,7 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     await cleanup();
     logger.info("node stopped", { addr });
   });
-  const registrar = etcd?.registrar;
+  const discovery = etcd?.discovery;
   const node: CacheNode = {
     addr,
     httpAddr: options.httpAddr,
@@ -213,7 +215,10 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
       return picker.members;
     },
     get healthy() {
-      return !stopping && (registrar === undefined || registrar.registered);
+      return !stopping;
+    },
+    get etcdConnected() {
+      return discovery?.connected;
     },
     get bufferedBytes() {
       return services.bufferedBytes;
@@ -243,13 +248,18 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
   return node;
 }
 
+interface EtcdMembership {
+  discovery: EtcdDiscovery;
+  leave: () => Promise<void>;
+}
+
 async function joinEtcd(
   addr: string,
   picker: GrpcPeerPicker,
   options: NodeEtcdOptions & { seedRing: boolean },
   logger: Logger,
   cleanups: (() => Promise<void> | void)[],
-): Promise<{ registrar: EtcdRegistrar; leave: () => Promise<void> }> {
+): Promise<EtcdMembership> {
   const { seedRing } = options;
   const timeout = options.timeout ?? 5000;
   const client: Etcd3 = createEtcdClient({
@@ -264,6 +274,8 @@ async function joinEtcd(
     prefix,
     logger,
     seedRing,
+    // Members had a lease TTL to register again when etcd came back empty.
+    graceMs: (options.leaseTtl ?? 5) * 1000,
     onChange: (members) => picker.setMembers(members, registrationOf),
   });
   const registrationOf = (member: string) => discovery.registrationOf(member);
@@ -273,7 +285,7 @@ async function joinEtcd(
   const leave = once(() => registrar.stop());
   cleanups.push(leave);
   await registrar.start({ timeout });
-  return { registrar, leave };
+  return { discovery, leave };
 }
 
 function bind(
