@@ -45,6 +45,7 @@ export {
   type GetOptions,
   Group,
   type GroupOptions,
+  type LoadObserver,
   type SetOptions,
 } from "./src/group.ts";
 export { HashRing, type HashRingOptions } from "./src/hash_ring.ts";

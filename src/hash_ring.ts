@@ -30,6 +30,9 @@ export interface HashRingOptions {
   hash?: (data: Uint8Array) => number;
 }
 
+// The number of hashes: points are 32-bit.
+const RING_SIZE = 2 ** 32;
+
 /**
  * Places keys on members by consistent hashing with virtual nodes. The
  * placement depends only on the set of members (not the order they were
@@ -138,6 +141,35 @@ export class HashRing {
    */
   has(member: string): boolean {
     return this.#members.has(member);
+  }
+
+  /**
+   * Returns each member's share of the key space: the fraction of hashes it
+   * owns, from 0 to 1, summing to 1 over the members (empty on an empty ring).
+   *
+   * @example Two members split the ring
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { HashRing } from "@mccache/core";
+   *
+   * const ring = new HashRing();
+   * ring.add("a", "b");
+   * const shares = ring.shares();
+   * assert(Math.abs(shares.get("a")! + shares.get("b")! - 1) < 1e-9);
+   * ```
+   */
+  shares(): Map<string, number> {
+    const shares = new Map<string, number>();
+    const points = this.#points;
+    const n = points.length;
+    for (let i = 0; i < n; i++) {
+      // A point owns the hashes after the previous point up to itself; the
+      // first one also owns those past the last point, where search wraps.
+      const arc = i === 0 ? points[0] + RING_SIZE - points[n - 1] : points[i] - points[i - 1];
+      const member = this.#owners[i];
+      shares.set(member, (shares.get(member) ?? 0) + arc / RING_SIZE);
+    }
+    return shares;
   }
 
   /**

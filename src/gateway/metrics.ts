@@ -4,12 +4,14 @@
  * @module
  */
 
-import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
 import type { CacheStats } from "../stats.ts";
 import { etcdConnectedGauge } from "../node/metrics.ts";
+import { addProcessMetrics } from "../node/process_metrics.ts";
 
-// Latency buckets in seconds, as Prometheus "le" labels.
-const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/** The upper bounds of the gateway's latency buckets, in seconds. */
+export const LATENCY_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const BUCKETS = LATENCY_BUCKETS;
 const LATENCY = "mccache_gateway_request_duration_seconds";
 const METHODS = new Set(["GET", "HEAD", "PUT", "DELETE", "POST", "PATCH", "OPTIONS"]);
 
@@ -43,6 +45,7 @@ export class GatewayMetrics {
   #registry = new Registry();
   #methods = new Map<string, MethodStats>();
   #upstreamErrors: Counter<"kind">;
+  #notFound: Counter;
   #dropErrors: Counter;
   #hot: { stats(): CacheStats } | undefined;
 
@@ -76,6 +79,11 @@ export class GatewayMetrics {
       labelNames: ["kind"],
       registers,
     });
+    this.#notFound = new Counter({
+      name: "mccache_gateway_upstream_not_found_total",
+      help: "Upstream calls answered not found: an outcome, not an error",
+      registers,
+    });
     this.#dropErrors = new Counter({
       name: "mccache_gateway_drop_errors_total",
       help: "Nodes that could not be told to drop their copy of a key after a write",
@@ -107,7 +115,7 @@ export class GatewayMetrics {
     });
     if (source.etcdConnected) etcdConnectedGauge(this.#registry, source.etcdConnected);
     this.#hotGauges(registers);
-    collectDefaultMetrics({ register: this.#registry });
+    addProcessMetrics(this.#registry);
   }
 
   /** The Content-Type of {@linkcode GatewayMetrics.text}. */
@@ -138,10 +146,29 @@ export class GatewayMetrics {
     this.#dropErrors.inc();
   }
 
-  /** Counts a failed upstream call, by error name. */
+  /** Counts a failed upstream call, by error name; a not-found is counted apart. */
   upstreamError(error: unknown): void {
     const name = (error as { name?: unknown } | null)?.name;
-    this.#upstreamErrors.inc({ kind: typeof name === "string" ? name : "Error" });
+    if (name === "NotFoundError") this.#notFound.inc();
+    else this.#upstreamErrors.inc({ kind: typeof name === "string" ? name : "Error" });
+  }
+
+  /**
+   * The requests counted so far, over all methods: how many, how many were
+   * answered 5xx, and the latency histogram's counts per bucket of
+   * {@linkcode LATENCY_BUCKETS} (not cumulative; the last is over the top
+   * bound). Read it twice to get the figures of the time between.
+   */
+  totals(): { requests: number; errors: number; buckets: number[] } {
+    let requests = 0;
+    let errors = 0;
+    const buckets = new Array<number>(BUCKETS.length + 1).fill(0);
+    for (const stats of this.#methods.values()) {
+      requests += stats.count;
+      for (const [status, n] of stats.statuses) if (status >= 500) errors += n;
+      stats.buckets.forEach((n, i) => buckets[i] += n);
+    }
+    return { requests, errors, buckets };
   }
 
   /** Reports the hot cache's counters (none when it is off). */
@@ -170,15 +197,28 @@ export class GatewayMetrics {
     return lines.join("\n") + "\n";
   }
 
+  // Bytes and items go up and down: gauges. Gets, hits and evictions only
+  // grow: counters, so that rate() works on them.
   #hotGauges(registers: Registry[]): void {
     const read = () => this.#hot?.stats();
-    for (const field of ["bytes", "items", "gets", "hits", "evictions"] as const) {
+    for (const field of ["bytes", "items"] as const) {
       new Gauge({
         name: `mccache_gateway_hot_cache_${field}`,
-        help: `Gateway hot cache: ${field}`,
+        help: `Gateway hot cache: ${field} held`,
         registers,
         collect() {
           this.set(read()?.[field] ?? 0);
+        },
+      });
+    }
+    for (const field of ["gets", "hits", "evictions"] as const) {
+      new Counter({
+        name: `mccache_gateway_hot_cache_${field}_total`,
+        help: `Gateway hot cache: ${field}`,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read()?.[field] ?? 0);
         },
       });
     }

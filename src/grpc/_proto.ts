@@ -92,6 +92,7 @@ export interface GroupStatsMessage {
   server_requests: number;
   main: CacheStatsMessage;
   hot: CacheStatsMessage;
+  max_bytes: number;
 }
 
 export interface StatsResponse {

@@ -230,5 +230,6 @@ function groupStatsMessage(group: Group): GroupStatsMessage {
     server_requests: s.serverRequests,
     main: cacheStatsMessage(group.cacheStats("main")),
     hot: cacheStatsMessage(group.cacheStats("hot")),
+    max_bytes: group.maxBytes,
   };
 }

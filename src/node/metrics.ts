@@ -6,8 +6,10 @@
  * @module
  */
 
-import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Group, LoadObserver } from "../group.ts";
 import type { GroupRegistry } from "../registry.ts";
+import { addProcessMetrics } from "./process_metrics.ts";
 import type { CacheStats, CacheType, GroupStats } from "../stats.ts";
 
 const GROUP_COUNTERS: [keyof GroupStats, string, string][] = [
@@ -49,7 +51,8 @@ export interface NodeMetricsSource {
 
 /**
  * Builds a Prometheus registry with the node's metrics and the default
- * process metrics.
+ * process metrics, and times the loads of the groups in `groups` from now
+ * on (see `Group.observeLoads`).
  *
  * @example
  * ```ts
@@ -122,8 +125,56 @@ export function createNodeMetrics(groups: GroupRegistry, node: NodeMetricsSource
   });
   if (node.etcdConnected) etcdConnectedGauge(registry, node.etcdConnected);
   if (node.buffered) addBufferMetrics(registry, node.buffered);
-  collectDefaultMetrics({ register: registry });
+  timeLoads(registry, groups);
+  addProcessMetrics(registry);
   return registry;
+}
+
+// Latency buckets in seconds: a getter may call a database, a peer call
+// crosses the network, so they reach further than the gateway's.
+const LOAD_BUCKETS = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+];
+
+// Histograms of getter calls and peer fetches, by group and outcome. They
+// are observed on misses only (a load), never on a hit.
+function timeLoads(registry: Registry, groups: GroupRegistry): void {
+  const labelNames = ["group", "outcome"] as const;
+  const histogram = (name: string, help: string) =>
+    new Histogram({ name, help, labelNames, buckets: LOAD_BUCKETS, registers: [registry] });
+  const getter = histogram(
+    "mccache_getter_duration_seconds",
+    "Time of each getter call (a local load), by outcome: value, not_found or error",
+  );
+  const peer = histogram(
+    "mccache_peer_call_duration_seconds",
+    "Time of each fetch from a key's owner, by outcome: value, not_found or error",
+  );
+  for (const group of groups) group.observeLoads(loadObserver(group, getter, peer));
+}
+
+function loadObserver(group: Group, getter: Histogram, peer: Histogram): LoadObserver {
+  // One labelled child per outcome, made once: labels() per call costs more.
+  const children = (histogram: Histogram) => ({
+    value: histogram.labels(group.name, "value"),
+    not_found: histogram.labels(group.name, "not_found"),
+    error: histogram.labels(group.name, "error"),
+  });
+  const bySource = { getter: children(getter), peer: children(peer) };
+  return (source, ms, outcome) => bySource[source][outcome].observe(ms / 1000);
 }
 
 function addBufferMetrics(

@@ -131,8 +131,11 @@ export async function readCounters(nodeHttpAddrs: string[], gateway: string): Pr
   return {
     gets: nodes.reduce((n, f) => n + sum(f, "mccache_gets_total"), 0),
     hits: nodes.reduce((n, f) => n + sum(f, "mccache_cache_hits_total"), 0),
-    hotGets: sum(hot, "mccache_gateway_hot_cache_gets"),
-    hotHits: sum(hot, "mccache_gateway_hot_cache_hits"),
+    // Counters since issue 20; a --base checkout before it has the gauges.
+    hotGets: sum(hot, "mccache_gateway_hot_cache_gets_total") ||
+      sum(hot, "mccache_gateway_hot_cache_gets"),
+    hotHits: sum(hot, "mccache_gateway_hot_cache_hits_total") ||
+      sum(hot, "mccache_gateway_hot_cache_hits"),
   };
 }
 
