@@ -2,11 +2,13 @@
 // query, as the HTTP server parsed them, never from its Host header.
 import type { InvalidKeyError } from "../errors.ts";
 import { validateKey } from "../key.ts";
+import { STATUS_PATHS } from "./status/serve.ts";
 
 export type Route =
   | { kind: "cache"; group: string; key: string; query: string }
   | { kind: "healthz" }
   | { kind: "metrics" }
+  | { kind: "status"; path: string; query: string }
   | { kind: "error"; status: number; message: string };
 
 const GROUP_NAME = /^[^/]{1,255}$/;
@@ -39,6 +41,7 @@ export function routeOf(request: Request, prefix: string): Route {
   }
   if (path === prefix || path === `${prefix}/`) return queryRoute(query);
   if (path.startsWith(`${prefix}/`)) return pathRoute(path.slice(prefix.length + 1), prefix, query);
+  if (STATUS_PATHS.has(path)) return { kind: "status", path, query };
   return error(404, `Not found: ${path}`);
 }
 

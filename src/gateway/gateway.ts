@@ -18,6 +18,7 @@ import { parseHostPort } from "../node/addr.ts";
 import { createGatewayHandler, type GatewayHandlerOptions } from "./handler.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { GrpcUpstream } from "./grpc_upstream.ts";
+import { StatusCollector, type StatusReport, type StatusSource } from "./status/report.ts";
 
 /** Options for {@linkcode startGateway}. */
 export interface GatewayOptions
@@ -46,6 +47,8 @@ export interface Gateway extends AsyncDisposable {
   readonly addr: string;
   /** The nodes it routes over. */
   readonly members: readonly string[];
+  /** What `GET /status.json` answers now. */
+  status(): Promise<StatusReport>;
   /** Stops serving and disconnects. */
   stop(): Promise<void>;
 }
@@ -93,18 +96,29 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       onDropFailed,
     });
     cleanups.push(() => upstream.close());
-    const handler = createGatewayHandler({ ...options, upstream, metrics });
+    const tls = options.tls !== undefined;
+    const addr = { value: `${hostname}:${port}` };
+    const status = new StatusCollector(statusSource(upstream, metrics), {
+      get addr() {
+        return addr.value;
+      },
+      tls,
+      ring: seedRing ? "seed" : "default",
+      timeout: options.timeout,
+    });
+    cleanups.push(() => status.close());
+    const handler = createGatewayHandler({ ...options, upstream, metrics, status });
     const server = listen(hostname, port, handler);
     cleanups.push(() => server.shutdown());
-    const addr = `${server.addr.hostname}:${server.addr.port}`;
-    const tls = options.tls !== undefined;
-    logger.info("gateway started", { addr, members: upstream.members.length, tls });
+    addr.value = `${server.addr.hostname}:${server.addr.port}`;
+    logger.info("gateway started", { addr: addr.value, members: upstream.members.length, tls });
     const stop = once(async () => {
-      logger.info("gateway stopping", { addr });
+      logger.info("gateway stopping", { addr: addr.value });
       await cleanup();
     });
     return {
-      addr,
+      addr: addr.value,
+      status: () => status.report(),
       get members() {
         return upstream.members;
       },
@@ -149,6 +163,23 @@ async function discover(
     registrationOf: (member) => discovery.registrationOf(member),
   };
   return { members, connected: () => discovery.connected };
+}
+
+// What the status page reads: the upstream's ring, protocols and health,
+// and the request totals of the metrics.
+function statusSource(upstream: GrpcUpstream, metrics: GatewayMetrics): StatusSource {
+  return {
+    get ring() {
+      return upstream.ring;
+    },
+    protocolOf: (member) => upstream.protocols.of(member),
+    healthy: (member) =>
+      upstream.protocols.connected(member) && !upstream.health.suspect(member) &&
+      upstream.protocols.of(member) !== "none",
+    stats: (member, timeoutMs) => upstream.stats(member, timeoutMs),
+    get: (group, key, options) => upstream.get(group, key, options),
+    totals: () => metrics.totals(),
+  };
 }
 
 function listen(

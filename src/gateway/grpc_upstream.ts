@@ -31,7 +31,7 @@ import { brokenConnection, fromServiceError } from "../grpc/status.ts";
 import { clientCredentials, type TlsOptions } from "../grpc/tls.ts";
 import { checkTtl } from "../getter.ts";
 import { MAX_VALUE_BYTES } from "../grpc/_limits.ts";
-import { CacheClient, ItemOp } from "../grpc/_proto.ts";
+import { CacheClient, ItemOp, type StatsResponse } from "../grpc/_proto.ts";
 import { FailOver } from "./_failover.ts";
 import type { Hint } from "./_hints.ts";
 import { OwnerStream, type StreamEvents, type Waiter } from "./_owner_stream.ts";
@@ -182,6 +182,33 @@ export class GrpcUpstream implements Upstream {
   /** What is known of the members' protocols. */
   get protocols(): MemberProtocols {
     return this.#protocols;
+  }
+
+  /**
+   * Asks `member` for its counters (the `Stats` call); rejects when it does
+   * not answer within `timeoutMs` or does not speak mccache's protocol.
+   */
+  stats(member: string, timeoutMs = 1000): Promise<StatsResponse> {
+    const method = CacheClient.service.Stats;
+    return new Promise((resolve, reject) => {
+      this.#client.makeUnaryRequest(
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
+        {},
+        memberMetadata(member),
+        { deadline: Date.now() + timeoutMs },
+        (error, response) => {
+          if (error) reject(fromServiceError(error, member));
+          else resolve(response as StatsResponse);
+        },
+      );
+    });
+  }
+
+  /** The ring the gateway routes by now (an immutable snapshot). */
+  get ring(): HashRing {
+    return this.#ring;
   }
 
   /** Gets a value from the key's owner (batched with other gets for it). */

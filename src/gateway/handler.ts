@@ -17,6 +17,8 @@ import { utf8Length } from "../_utf8.ts";
 import { bearerCheck } from "./_auth.ts";
 import { routeOf } from "./_route.ts";
 import { HttpError, readBody } from "./_body.ts";
+import type { StatusCollector } from "./status/report.ts";
+import { serveStatus } from "./status/serve.ts";
 
 /** Options for {@linkcode createGatewayHandler}. */
 export interface GatewayHandlerOptions {
@@ -70,6 +72,12 @@ export interface GatewayHandlerOptions {
   metrics?: GatewayMetrics;
   /** Reports whether the gateway can serve (`/healthz`). @default {() => upstream.serving} */
   healthy?: () => boolean;
+  /**
+   * What the status page (`GET /`) and `GET /status.json` show; both are
+   * served only when given.
+   * @default {undefined}
+   */
+  status?: StatusCollector;
 }
 
 function json(status: number, message: string, headers?: HeadersInit): Response {
@@ -81,7 +89,9 @@ function json(status: number, message: string, headers?: HeadersInit): Response 
  * - `GET|PUT|DELETE <prefix>/<group>/<key>` (the key percent-encoded; `PUT`
  *   takes `?ttl=` like `60s` or milliseconds),
  * - `GET <prefix>?group=<group>&key=<key>` (the Go original's form),
- * - `GET /healthz` and `GET /metrics`.
+ * - `GET /healthz` and `GET /metrics`,
+ * - with `status`: `GET /` (the status page) and `GET /status.json`
+ *   (`?group=&key=` adds a lookup, which needs the token under `tokenReads`).
  *
  * Errors are `{"error": "..."}` with 400 (bad key, group or body), 404 (no
  * such group or key), 405, 408 (a PUT's body did not arrive within
@@ -184,6 +194,19 @@ export function createGatewayHandler(
     return writeResponse(removed, options.debugHeaders);
   };
 
+  const statusRoute = (route: { path: string; query: string }, request: Request) => {
+    if (!options.status) return json(404, `Not found: ${route.path}`);
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return json(405, `Method ${request.method} not allowed`, { allow: "GET, HEAD" });
+    }
+    // A lookup reads a value: it needs the token wherever a GET would.
+    const lookup = new URLSearchParams(route.query).has("key");
+    if (lookup && authorized && tokenReads && !authorized(request)) {
+      return json(401, "Missing or wrong bearer token", { "www-authenticate": "Bearer" });
+    }
+    return serveStatus(options.status, route.path, route.query);
+  };
+
   const serve = (request: Request): Response | Promise<Response> => {
     const route = routeOf(request, prefix);
     if (route.kind === "error") return json(route.status, route.message);
@@ -195,6 +218,7 @@ export function createGatewayHandler(
       const headers = { "content-type": metrics.contentType };
       return metrics.text().then((text) => new Response(text, { headers }));
     }
+    if (route.kind === "status") return statusRoute(route, request);
     const { group, key } = route;
     const read = request.method === "GET" || request.method === "HEAD";
     if (authorized && (!read || tokenReads) && !authorized(request)) {

@@ -10,7 +10,20 @@ import { etcdConnectedGauge } from "../node/metrics.ts";
 import { addProcessMetrics } from "../node/process_metrics.ts";
 
 /** The upper bounds of the gateway's latency buckets, in seconds. */
-export const LATENCY_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+export const LATENCY_BUCKETS: readonly number[] = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+];
 const BUCKETS = LATENCY_BUCKETS;
 const LATENCY = "mccache_gateway_request_duration_seconds";
 const METHODS = new Set(["GET", "HEAD", "PUT", "DELETE", "POST", "PATCH", "OPTIONS"]);

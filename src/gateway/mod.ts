@@ -22,4 +22,15 @@ export { type Gateway, type GatewayOptions, startGateway } from "./gateway.ts";
 export { createGatewayHandler, type GatewayHandlerOptions } from "./handler.ts";
 export { GatewayMetrics } from "./metrics.ts";
 export { GrpcUpstream, type GrpcUpstreamOptions } from "./grpc_upstream.ts";
+export {
+  type GroupStatus,
+  type LookupResult,
+  type MemberStatus,
+  type SeriesPoint,
+  type SeriesSummary,
+  StatusCollector,
+  type StatusCollectorOptions,
+  type StatusReport,
+  type StatusSource,
+} from "./status/report.ts";
 export type { Upstream, UpstreamCallOptions, UpstreamValue, WriteResult } from "./upstream.ts";
