@@ -4,7 +4,14 @@ import * as grpc from "@grpc/grpc-js";
 import type { HashRingOptions } from "../mod.ts";
 import type { EtcdTlsOptions } from "../src/etcd/mod.ts";
 import type { TlsOptions } from "../src/grpc/mod.ts";
-import { LOG_LEVELS, type LogLevel, parseDuration, parseHostPort } from "../src/node/mod.ts";
+import {
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+  parseDuration,
+  parseHostPort,
+} from "../src/node/mod.ts";
 import { type CLUSTER_FLAGS, type parseFlags, SECRET_ENV, UsageError } from "./_flags.ts";
 
 export { UsageError } from "./_flags.ts";
@@ -47,6 +54,7 @@ export function onShutdownSignal(stop: () => Promise<void>): void {
 /** The cluster flags, validated, as options for `src/`. */
 export interface ClusterOptions {
   level: LogLevel;
+  format: LogFormat;
   peers: string[] | undefined;
   etcd: {
     endpoints: string[];
@@ -71,6 +79,7 @@ type ClusterFlagValues =
     | "etcd-timeout"
     | "ring"
     | "log-level"
+    | "log-format"
     | "tls-server-name"
     | "keepalive"
     | "hedge-after"
@@ -80,6 +89,7 @@ type ClusterFlagValues =
     "etcd-timeout": string;
     ring: string;
     "log-level": string;
+    "log-format"?: string;
     "tls-server-name"?: string;
     keepalive?: string;
     "hedge-after"?: string;
@@ -94,6 +104,10 @@ export function clusterOptions(flags: ClusterFlagValues): ClusterOptions {
   if (!LOG_LEVELS.includes(level)) {
     throw new UsageError(`Invalid --log-level "${level}": expected ${LOG_LEVELS.join(", ")}`);
   }
+  const format = (flags["log-format"] ?? "text") as LogFormat;
+  if (!LOG_FORMATS.includes(format)) {
+    throw new UsageError(`Invalid --log-format "${format}": expected ${LOG_FORMATS.join(" or ")}`);
+  }
   if (flags.ring !== "default" && flags.ring !== "seed") {
     throw new UsageError(`Invalid --ring "${flags.ring}": expected default or seed`);
   }
@@ -102,6 +116,7 @@ export function clusterOptions(flags: ClusterFlagValues): ClusterOptions {
   grpc.setLogVerbosity(level === "debug" ? grpc.logVerbosity.ERROR : grpc.logVerbosity.NONE);
   return {
     level,
+    format,
     peers: flags.peers === undefined ? undefined : splitList(flags.peers, "--peers member"),
     etcd: etcdOptions(flags),
     ring: flags.ring === "seed" ? { compat: "seed" } : {},

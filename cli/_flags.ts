@@ -48,6 +48,7 @@ export const CLUSTER_FLAGS = {
   keepalive: { type: "string", default: "2s" },
   "hedge-after": { type: "string", default: "50ms" },
   "log-level": { type: "string", default: "info" },
+  "log-format": { type: "string", default: "text" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -78,6 +79,9 @@ export const CLUSTER_USAGE =
   --hedge-after duration     ask the next node too when a node has answered
                              nothing this long (or 4 x its p99)      [50ms]
   --log-level level          debug, info, warn or error               [info]
+  --log-format text|json     log lines as text (values quoted) or as one
+                             JSON object per line; json also leaves out
+                             the start-up summary                     [text]
   -h, --help                 show this help`;
 
 /** The node's flags (cli/node.ts). */

@@ -1,15 +1,23 @@
 // A whole local cluster in one process: 3 nodes serving the seed's "scores"
 // group and a gateway, with static membership (or etcd with --etcd). Prints
-// curl lines that work; Ctrl-C stops everything.
+// curl lines that work, the status page's URL, and a live line every 5 s;
+// Ctrl-C stops everything.
 import { GroupRegistry } from "../mod.ts";
-import { addSeedScores, type CacheNode, consoleLogger, startNode } from "../src/node/mod.ts";
-import { startGateway } from "../src/gateway/mod.ts";
+import {
+  addSeedScores,
+  type CacheNode,
+  consoleLogger,
+  parseDuration,
+  startNode,
+} from "../src/node/mod.ts";
+import { type Gateway, LiveLine, startGateway } from "../src/gateway/mod.ts";
 import { clusterOptions, onShutdownSignal, run, splitList } from "./_cli.ts";
 import { CLUSTER_FLAGS, parseFlags } from "./_flags.ts";
 
 const USAGE = `Usage: deno task demo [options]
 
-Starts 3 cache nodes and a gateway on loopback, prints curl lines to try,
+Starts 3 cache nodes and a gateway on loopback, prints curl lines to try and
+the status page's URL, then a line every 5 s (req/s, hit ratio, members),
 and stops everything on Ctrl-C.
 
 Options:
@@ -17,6 +25,8 @@ Options:
   --addr host:port           gateway address      [127.0.0.1:9999]
   --etcd host:port[,...]     register and discover through etcd instead of a static list
   --log-level level          debug, info, warn or error               [warn]
+  --log-format text|json     log lines as text or one JSON object per line [text]
+  --live-every duration      how often the live line is printed; 0 = never [5s]
   -h, --help                 show this help`;
 
 const FLAGS = {
@@ -25,6 +35,8 @@ const FLAGS = {
   nodes: { type: "string", default: "127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003" },
   addr: { type: "string", default: "127.0.0.1:9999" },
   "log-level": { type: "string", default: "warn" },
+  "log-format": CLUSTER_FLAGS["log-format"],
+  "live-every": { type: "string", default: "5s" },
 } as const;
 
 function tryLines(base: string): string[] {
@@ -46,13 +58,15 @@ async function main(): Promise<void> {
     return;
   }
   const useEtcd = flags.etcd !== undefined;
-  const { level, etcd } = clusterOptions({
+  const { level, format, etcd } = clusterOptions({
     "etcd-prefix": "mccache",
     "etcd-timeout": "5s",
     ring: "default",
     etcd: flags.etcd,
     "log-level": flags["log-level"],
+    "log-format": flags["log-format"],
   });
+  const liveEvery = parseDuration(flags["live-every"], "--live-every");
   const addrs = splitList(flags.nodes, "--nodes member");
   const cluster = { level, etcd, peers: useEtcd ? undefined : addrs };
   const nodes: CacheNode[] = [];
@@ -69,7 +83,7 @@ async function main(): Promise<void> {
           registry,
           peers: cluster.peers,
           etcd: cluster.etcd,
-          logger: consoleLogger(cluster.level, `node ${addr}`),
+          logger: consoleLogger(cluster.level, `node ${addr}`, format),
         }),
       );
     }
@@ -81,7 +95,7 @@ async function main(): Promise<void> {
     addr: flags.addr,
     peers: cluster.peers,
     etcd: cluster.etcd,
-    logger: consoleLogger(cluster.level, "gateway"),
+    logger: consoleLogger(cluster.level, "gateway", format),
   }).catch(async (error) => {
     await stopAll();
     throw error;
@@ -92,6 +106,7 @@ async function main(): Promise<void> {
         useEtcd ? `registered in etcd at ${flags.etcd}` : "with static membership"
       }`,
       `gateway: http://${gateway.addr}/mccache/<group>/<key>   metrics: http://${gateway.addr}/metrics`,
+      `status page: http://${gateway.addr}/`,
       "",
       'Try (the seed\'s group "scores" holds zhangshan, lisi, Rex, Rola):',
       ...tryLines(gateway.addr).map((line) => `  ${line}`),
@@ -99,10 +114,20 @@ async function main(): Promise<void> {
       "Press Ctrl-C to stop.",
     ].join("\n"),
   );
+  const live = liveEvery > 0 ? printLive(gateway, liveEvery) : undefined;
   onShutdownSignal(async () => {
+    clearInterval(live);
     await gateway.stop();
     await stopAll();
   });
+}
+
+// The live line: what the cluster did since the line before.
+function printLive(gateway: Gateway, everyMs: number): ReturnType<typeof setInterval> {
+  const line = new LiveLine();
+  return setInterval(() => {
+    gateway.status().then((report) => console.log(line.next(report)), () => {});
+  }, everyMs);
 }
 
 if (import.meta.main) await run("cli/demo.ts", main);

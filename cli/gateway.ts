@@ -1,7 +1,14 @@
 // The HTTP gateway: discovers the nodes (etcd, or --peers) and sends each
 // request over gRPC to its key's owner. Run with --help for the flags.
-import { consoleLogger, parseBytes, parseDuration, parseHostPort } from "../src/node/mod.ts";
-import { startGateway } from "../src/gateway/mod.ts";
+import {
+  consoleLogger,
+  formatSummary,
+  listMembers,
+  parseBytes,
+  parseDuration,
+  parseHostPort,
+} from "../src/node/mod.ts";
+import { type Gateway, startGateway } from "../src/gateway/mod.ts";
 import {
   clusterOptions,
   envSecret,
@@ -10,7 +17,14 @@ import {
   readSecret,
   run,
 } from "./_cli.ts";
-import { CLUSTER_USAGE, GATEWAY_FLAGS, parseFlags, SECRET_ENV, UsageError } from "./_flags.ts";
+import {
+  CLUSTER_USAGE,
+  GATEWAY_FLAGS,
+  type GatewayFlags,
+  parseFlags,
+  SECRET_ENV,
+  UsageError,
+} from "./_flags.ts";
 import { checkPermissions, gatewayNeeds } from "./_permissions.ts";
 
 const USAGE = `Usage: deno task gateway [options]
@@ -20,6 +34,7 @@ The mccache HTTP gateway:
   GET|PUT|DELETE <prefix>/<group>/<key>     (PUT body = value, ?ttl=60s)
   GET <prefix>?group=<group>&key=<key>      (the Go original's form)
   GET /healthz, GET /metrics
+  GET /                                     the status page (GET /status.json: its data)
 
 Options:
   --addr host:port           HTTP address to listen on                [127.0.0.1:9999]
@@ -68,7 +83,7 @@ async function main(): Promise<void> {
   if (timeout <= 0) {
     throw new TypeError(`Invalid --timeout "${flags.timeout}": it must be positive`);
   }
-  const logger = consoleLogger(cluster.level, "gateway");
+  const logger = consoleLogger(cluster.level, "gateway", cluster.format);
   const gateway = await startGateway({
     addr: listen,
     peers: cluster.peers,
@@ -88,7 +103,34 @@ async function main(): Promise<void> {
     tokenReads: flags["token-reads"],
     logger,
   });
+  if (cluster.format === "text") console.log(summary(flags, gateway));
   onShutdownSignal(() => gateway.stop());
+}
+
+// One screen on stdout: where it serves, whom it routes to, what it keeps.
+function summary(flags: GatewayFlags, gateway: Gateway): string {
+  const base = `http://${gateway.addr}`;
+  const membership = flags.peers !== undefined
+    ? "static (--peers)"
+    : `etcd ${flags.etcd ?? "127.0.0.1:2379"}, prefix ${flags["etcd-prefix"]}/`;
+  const hot = flags["hot-ttl"] === "0"
+    ? "off"
+    : `${flags["hot-ttl"]} per key, budget ${flags["hot-bytes"]}`;
+  const writes = flags["token-file"] !== undefined || envSecret(SECRET_ENV.token) !== undefined
+    ? `need a bearer token${flags["token-reads"] ? " (reads too)" : ""}`
+    : "open (no token)";
+  return formatSummary(`mccache gateway ${gateway.addr}`, [
+    ["cache API", `${base}${flags.prefix}/<group>/<key>`],
+    ["status page", `${base}/   (data: ${base}/status.json)`],
+    ["metrics", `${base}/metrics, ${base}/healthz`],
+    ["membership", membership],
+    ["members", listMembers(gateway.members)],
+    ["budgets", `timeout ${flags.timeout}, largest value ${flags["max-value-bytes"]}`],
+    ["hot cache", hot],
+    ["writes", writes],
+    ["ring", flags.ring],
+    ["TLS", flags["tls-cert"] ? "on (mutual, to the nodes)" : "off"],
+  ]);
 }
 
 if (import.meta.main) await run("cli/gateway.ts", main);

@@ -6,7 +6,11 @@ import { GroupRegistry } from "../mod.ts";
 import {
   addOriginGroups,
   addSeedScores,
+  type CacheNode,
   consoleLogger,
+  formatBytes,
+  formatSummary,
+  listMembers,
   loadGroupsModule,
   parseBytes,
   parseDuration,
@@ -109,10 +113,11 @@ async function main(): Promise<void> {
   const maxValueBytes = parseBytes(flags["max-value-bytes"], "--max-value-bytes");
   const bounds = memoryBounds(flags);
   checkPermissions(nodeNeeds(flags));
+  const registry = await groups(flags, cacheBytes, maxValueBytes);
   const node = await startNode({
     addr: flags.addr,
     listen: flags.listen,
-    registry: await groups(flags, cacheBytes, maxValueBytes),
+    registry,
     peers: cluster.peers,
     etcd: { ...cluster.etcd, leaseTtl: ttl },
     httpAddr: flags["http-addr"],
@@ -123,9 +128,37 @@ async function main(): Promise<void> {
     keepalive: cluster.keepalive,
     hedgeAfter: cluster.hedgeAfter,
     idleTimeout: positiveDuration(flags["idle-timeout"], "--idle-timeout"),
-    logger: consoleLogger(cluster.level, `node ${flags.addr}`),
+    logger: consoleLogger(cluster.level, `node ${flags.addr}`, cluster.format),
   });
+  if (cluster.format === "text") console.log(summary(flags, node, registry, bounds));
   onShutdownSignal(() => node.stop());
+}
+
+// One screen on stdout: where it serves, whom it knows, what it holds.
+function summary(
+  flags: NodeFlags,
+  node: CacheNode,
+  registry: GroupRegistry,
+  bounds: { maxStreams: number; maxBufferedBytes: number },
+): string {
+  const membership = flags.etcd !== undefined || flags.peers === undefined
+    ? `etcd ${flags.etcd ?? "127.0.0.1:2379"}, prefix ${flags["etcd-prefix"]}/`
+    : "static (--peers)";
+  const groups = [...registry].map((g) => `${g.name} (${formatBytes(g.maxBytes)})`);
+  return formatSummary(`mccache node ${node.addr}`, [
+    ["gRPC", `${flags.listen ?? node.addr}${flags.listen ? ` (registered as ${node.addr})` : ""}`],
+    ["HTTP", node.httpAddr ? `http://${node.httpAddr}/healthz, /metrics` : "off (--http-addr)"],
+    ["membership", membership],
+    ["members", listMembers(node.members)],
+    ["groups", groups.join(", ") || "none"],
+    [
+      "budgets",
+      `largest value ${flags["max-value-bytes"]}, ${bounds.maxStreams} calls per connection, ` +
+      `${formatBytes(bounds.maxBufferedBytes)} arriving messages`,
+    ],
+    ["ring", flags.ring],
+    ["TLS", flags["tls-cert"] ? "on (mutual)" : "off"],
+  ]);
 }
 
 if (import.meta.main) await run("cli/node.ts", main);

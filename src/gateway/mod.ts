@@ -33,4 +33,5 @@ export {
   type StatusReport,
   type StatusSource,
 } from "./status/report.ts";
+export { LiveLine } from "./status/live_line.ts";
 export type { Upstream, UpstreamCallOptions, UpstreamValue, WriteResult } from "./upstream.ts";

@@ -43,30 +43,70 @@ export const silentLogger: Logger = Object.freeze({
   error() {},
 });
 
+/** How {@linkcode consoleLogger} writes a line: text for people, JSON for log pipelines. */
+export type LogFormat = "text" | "json";
+
+/** The names of the log formats, for flag validation. */
+export const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
+
 /**
- * A logger that writes one line per event to stderr, as
- * `2026-11-25T10:00:00.000Z INFO message key=value`, dropping events below
- * `level`.
+ * A logger that writes one line per event to stderr, dropping events below
+ * `level`. As text: `2026-11-25T10:00:00.000Z INFO [name] message key="value"
+ * n=3`, every string value quoted and escaped as JSON, so that a value
+ * with spaces or a newline cannot pass for another field or line. As JSON:
+ * one object per line, `{"time", "level", "logger", "msg", ...fields}`.
  *
- * @example
+ * @example Text for a terminal, JSON for a log pipeline
  * ```ts
  * import { consoleLogger } from "@mccache/core/node";
  *
  * const log = consoleLogger("warn", "node 127.0.0.1:8001");
  * log.info("not printed");
+ * const json = consoleLogger("info", "gateway", "json");
+ * json.debug("not printed either");
  * ```
  */
-export function consoleLogger(level: LogLevel = "info", name?: string): Logger {
+export function consoleLogger(
+  level: LogLevel = "info",
+  name?: string,
+  format: LogFormat = "text",
+): Logger {
   const min = LEVELS[level];
-  const prefix = name ? ` [${name}]` : "";
+  const line = format === "json" ? jsonLine : textLine;
   const write = (at: LogLevel) => (message: string, fields?: Record<string, unknown>) => {
     if (LEVELS[at] < min) return;
-    let line = `${new Date().toISOString()} ${at.toUpperCase()}${prefix} ${message}`;
-    for (const [key, value] of Object.entries(fields ?? {})) {
-      if (value === undefined) continue;
-      line += ` ${key}=${typeof value === "string" ? value : JSON.stringify(value)}`;
-    }
-    console.error(line);
+    console.error(line(new Date().toISOString(), at, name, message, fields ?? {}));
   };
   return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
+}
+
+function textLine(
+  time: string,
+  level: LogLevel,
+  name: string | undefined,
+  message: string,
+  fields: Record<string, unknown>,
+): string {
+  let line = `${time} ${level.toUpperCase()}${name ? ` [${name}]` : ""} ${message}`;
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    line += ` ${key}=${JSON.stringify(value instanceof Error ? value.message : value)}`;
+  }
+  return line;
+}
+
+function jsonLine(
+  time: string,
+  level: LogLevel,
+  name: string | undefined,
+  message: string,
+  fields: Record<string, unknown>,
+): string {
+  const entry: Record<string, unknown> = { time, level, logger: name, msg: message };
+  for (const [key, value] of Object.entries(fields)) {
+    // Fields never overwrite the four above: a field named "msg" is kept apart.
+    const field = key in entry ? `field.${key}` : key;
+    entry[field] = value instanceof Error ? value.message : value;
+  }
+  return JSON.stringify(entry);
 }

@@ -34,7 +34,9 @@ export { type CacheNode, type NodeEtcdOptions, type NodeOptions, startNode } fro
 export { originGetter, type OriginGetterOptions, OriginTooLargeError } from "./origin.ts";
 export {
   consoleLogger,
+  LOG_FORMATS,
   LOG_LEVELS,
+  type LogFormat,
   type Logger,
   type LogLevel,
   silentLogger,
@@ -49,3 +51,4 @@ export {
   SEED_SCORES,
 } from "./groups.ts";
 export { parseBytes, parseDuration } from "./units.ts";
+export { formatBytes, formatSummary, listMembers } from "../log/summary.ts";

@@ -27,6 +27,8 @@ export interface SeriesPoint {
 
 /** The minute as a whole. */
 export interface SeriesSummary {
+  /** Requests answered since the gateway started. */
+  total: number;
   windowSeconds: number;
   requests: number;
   errors: number;
@@ -77,6 +79,7 @@ export class RequestSeries {
     for (const point of points) point.buckets.forEach((n, i) => buckets[i] += n);
     const seconds = Math.max(1, points.length);
     return {
+      total: this.#last.requests,
       windowSeconds: points.length,
       requests,
       errors,
