@@ -79,7 +79,7 @@ export class RequestSeries {
     for (const point of points) point.buckets.forEach((n, i) => buckets[i] += n);
     const seconds = Math.max(1, points.length);
     return {
-      total: this.#last.requests,
+      total: this.#read().requests,
       windowSeconds: points.length,
       requests,
       errors,

@@ -73,8 +73,6 @@ export interface StatusCollectorOptions {
   ring?: string;
   /** How long a lookup may take, in milliseconds. @default {2000} */
   timeout?: number;
-  /** How long the nodes' stats are reused, in milliseconds: many viewers cost the nodes one call each. @default {1000} */
-  statsMaxAgeMs?: number;
 }
 
 /**
@@ -97,7 +95,7 @@ export class StatusCollector {
   #options: StatusCollectorOptions;
   #series: RequestSeries;
   #startedAt = new Date().toISOString();
-  #stats: { at: number; key: string; members: Promise<Map<string, StatsResponse>> } | undefined;
+  #stats: { key: string; members: Promise<Map<string, StatsResponse>> } | undefined;
 
   /** Starts sampling the request totals each second. */
   constructor(source: StatusSource, options: StatusCollectorOptions) {
@@ -142,12 +140,11 @@ export class StatusCollector {
     this.#series.close();
   }
 
-  // The stats of the members that answered, reused for statsMaxAgeMs.
+  // The stats of the members that answered. Reports made while one is
+  // being made share its calls: many viewers cost the nodes little.
   #nodeStats(members: string[]): Promise<Map<string, StatsResponse>> {
-    const maxAge = this.#options.statsMaxAgeMs ?? 1000;
-    const cached = this.#stats;
     const key = members.join(",");
-    if (cached && Date.now() - cached.at < maxAge && cached.key === key) return cached.members;
+    if (this.#stats?.key === key) return this.#stats.members;
     const asked = members.filter((member) => this.#source.protocolOf(member) !== "geecachepb")
       .map((member) =>
         this.#source.stats(member, 500).then((stats) => [member, stats] as const, () => undefined)
@@ -155,7 +152,11 @@ export class StatusCollector {
     const all = Promise.all(asked).then((results) =>
       new Map(results.filter((result) => result !== undefined))
     );
-    this.#stats = { at: Date.now(), key, members: all };
+    const stats = { key, members: all };
+    this.#stats = stats;
+    all.finally(() => {
+      if (this.#stats === stats) this.#stats = undefined;
+    });
     return all;
   }
 }
