@@ -131,3 +131,24 @@ Deno.test("HashRing.walk skips members that accept rejects, in ring order", () =
   }
   assert.deepEqual(ring.walk(0, 3, () => false), []);
 });
+
+Deno.test("HashRing shares sum to 1 and match the fraction of keys each member owns", async (t) => {
+  for (const compat of [undefined, "seed"] as const) {
+    await t.step(compat ?? "default", () => {
+      const ring = new HashRing({ compat });
+      const members = addresses(4);
+      ring.add(...members);
+      const shares = ring.shares();
+      assert.deepEqual([...shares.keys()].sort(), [...members].sort());
+      const sum = [...shares.values()].reduce((a, b) => a + b, 0);
+      assert.ok(Math.abs(sum - 1) < 1e-9, `sum ${sum}`);
+      const owned = new Map<string, number>();
+      for (const key of keys) owned.set(ring.get(key)!, (owned.get(ring.get(key)!) ?? 0) + 1);
+      for (const member of members) {
+        const fraction = owned.get(member)! / keys.length;
+        assert.ok(Math.abs(fraction - shares.get(member)!) < 0.01, `${member}: ${fraction}`);
+      }
+    });
+  }
+  assert.equal(new HashRing().shares().size, 0);
+});
