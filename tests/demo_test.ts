@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { freePort } from "./_ports.ts";
 
 Deno.test({
-  name: "deno task demo starts a cluster whose printed curl lines work, and stops on Ctrl-C",
+  name:
+    "deno task demo starts a cluster whose printed curl lines and status page work, prints a live line, and stops on Ctrl-C",
   // grpc-js keeps timers after its channels close.
   sanitizeOps: false,
   sanitizeResources: false,
@@ -37,6 +38,19 @@ Deno.test({
         assert.ok(command.includes(gateway), line);
         const result = await new Deno.Command("sh", { args: ["-c", command] }).output();
         assert.equal(new TextDecoder().decode(result.stdout).trim(), expected, command);
+      }
+      // The status page works with the demo's static membership.
+      assert.ok(output.includes(`status page: http://${gateway}/`), output);
+      const page = await fetch(`http://${gateway}/`);
+      assert.match(await page.text(), /<title>mccache status<\/title>/);
+      const report = await (await fetch(`http://${gateway}/status.json`)).json();
+      assert.deepEqual(report.members.map((m: { addr: string }) => m.addr), [...nodes].sort());
+      // The live line, every 5 s: req/s, hit ratio, members.
+      const live = /\d+\.\d req\/s {2}hit ratio \S+( %)? {2}members 3\/3 healthy/;
+      while (!live.test(output)) {
+        const { value, done } = await reader.read();
+        if (done || Date.now() > deadline + 10_000) assert.fail(`no live line:\n${output}`);
+        output += value;
       }
     } finally {
       demo.kill("SIGINT");

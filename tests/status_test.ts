@@ -229,3 +229,28 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "A node and a gateway print a start-up summary, and --log-format json logs one object per line",
+  ...sanitizers,
+  async fn() {
+    const addr = `127.0.0.1:${freePort()}`;
+    await using node = await startNodeProcess(["--peers", addr, "--log-format", "json"], addr);
+    await using gateway = await startGatewayProcess(["--peers", addr]);
+    const logged = node.lines.filter((line) => line.trim() !== "").map((line) => JSON.parse(line));
+    const started = logged.find((entry) => entry.msg === "node started");
+    assert.equal(started?.addr, addr);
+    assert.equal(started?.logger, `node ${addr}`);
+    assert.equal(node.stdout, "", "json leaves the summary out");
+    await waitFor(() => gateway.stdout.includes("TLS"), "the gateway's summary");
+    const summary = gateway.stdout.trim().split("\n");
+    assert.equal(summary[0], `mccache gateway ${gateway.addr}`);
+    for (const label of ["status page", "members", "hot cache", "TLS"]) {
+      assert.ok(summary.some((line) => line.trimStart().startsWith(label)), label);
+    }
+    assert.ok(summary.some((line) => line.includes(`1: ${addr}`)), gateway.stdout);
+    assert.ok(summary.length <= 24, "one screen");
+    assert.match(gateway.lines.find((l) => /gateway started/.test(l))!, /addr="127\.0\.0\.1:\d+"/);
+  },
+});
