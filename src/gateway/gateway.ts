@@ -97,27 +97,20 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     });
     cleanups.push(() => upstream.close());
     const tls = options.tls !== undefined;
-    const addr = { value: `${hostname}:${port}` };
-    const status = new StatusCollector(statusSource(upstream, metrics), {
-      get addr() {
-        return addr.value;
-      },
-      tls,
-      ring: seedRing ? "seed" : "default",
-      timeout: options.timeout,
-    });
+    let addr = `${hostname}:${port}`;
+    const status = statusCollector(upstream, metrics, options, () => addr);
     cleanups.push(() => status.close());
     const handler = createGatewayHandler({ ...options, upstream, metrics, status });
     const server = listen(hostname, port, handler);
     cleanups.push(() => server.shutdown());
-    addr.value = `${server.addr.hostname}:${server.addr.port}`;
-    logger.info("gateway started", { addr: addr.value, members: upstream.members.length, tls });
+    addr = `${server.addr.hostname}:${server.addr.port}`;
+    logger.info("gateway started", { addr, members: upstream.members.length, tls });
     const stop = once(async () => {
-      logger.info("gateway stopping", { addr: addr.value });
+      logger.info("gateway stopping", { addr });
       await cleanup();
     });
     return {
-      addr: addr.value,
+      addr,
       status: () => status.report(),
       get members() {
         return upstream.members;
@@ -167,8 +160,13 @@ async function discover(
 
 // What the status page reads: the upstream's ring, protocols and health,
 // and the request totals of the metrics.
-function statusSource(upstream: GrpcUpstream, metrics: GatewayMetrics): StatusSource {
-  return {
+function statusCollector(
+  upstream: GrpcUpstream,
+  metrics: GatewayMetrics,
+  options: GatewayOptions,
+  addr: () => string,
+): StatusCollector {
+  const source: StatusSource = {
     get ring() {
       return upstream.ring;
     },
@@ -180,6 +178,14 @@ function statusSource(upstream: GrpcUpstream, metrics: GatewayMetrics): StatusSo
     get: (group, key, options) => upstream.get(group, key, options),
     totals: () => metrics.totals(),
   };
+  return new StatusCollector(source, {
+    get addr() {
+      return addr();
+    },
+    tls: options.tls !== undefined,
+    ring: options.ring?.compat === "seed" ? "seed" : "default",
+    timeout: options.timeout,
+  });
 }
 
 function listen(

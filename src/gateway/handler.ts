@@ -194,18 +194,8 @@ export function createGatewayHandler(
     return writeResponse(removed, options.debugHeaders);
   };
 
-  const statusRoute = (route: { path: string; query: string }, request: Request) => {
-    if (!options.status) return json(404, `Not found: ${route.path}`);
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      return json(405, `Method ${request.method} not allowed`, { allow: "GET, HEAD" });
-    }
-    // A lookup reads a value: it needs the token wherever a GET would.
-    const lookup = new URLSearchParams(route.query).has("key");
-    if (lookup && authorized && tokenReads && !authorized(request)) {
-      return json(401, "Missing or wrong bearer token", { "www-authenticate": "Bearer" });
-    }
-    return serveStatus(options.status, route.path, route.query);
-  };
+  // A lookup on the status page reads a value: it needs the token wherever a GET would.
+  const readAllowed = (request: Request) => !authorized || !tokenReads || authorized(request);
 
   const serve = (request: Request): Response | Promise<Response> => {
     const route = routeOf(request, prefix);
@@ -218,7 +208,7 @@ export function createGatewayHandler(
       const headers = { "content-type": metrics.contentType };
       return metrics.text().then((text) => new Response(text, { headers }));
     }
-    if (route.kind === "status") return statusRoute(route, request);
+    if (route.kind === "status") return serveStatus(request, route, options.status, readAllowed);
     const { group, key } = route;
     const read = request.method === "GET" || request.method === "HEAD";
     if (authorized && (!read || tokenReads) && !authorized(request)) {

@@ -9,7 +9,17 @@ import type { CacheStats } from "../stats.ts";
 import { etcdConnectedGauge } from "../node/metrics.ts";
 import { addProcessMetrics } from "../node/process_metrics.ts";
 
-/** The upper bounds of the gateway's latency buckets, in seconds. */
+/**
+ * The upper bounds of the gateway's latency buckets, in seconds.
+ *
+ * @example The top bucket
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LATENCY_BUCKETS } from "./metrics.ts";
+ *
+ * assert.equal(LATENCY_BUCKETS.at(-1), 2.5);
+ * ```
+ */
 export const LATENCY_BUCKETS: readonly number[] = [
   0.0005,
   0.001,
@@ -171,6 +181,16 @@ export class GatewayMetrics {
    * answered 5xx, and the latency histogram's counts per bucket of
    * {@linkcode LATENCY_BUCKETS} (not cumulative; the last is over the top
    * bound). Read it twice to get the figures of the time between.
+   *
+   * @example Count a request
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { GatewayMetrics } from "@mccache/core/gateway";
+   *
+   * const metrics = new GatewayMetrics({ members: () => [] });
+   * metrics.observe("GET", 503, 3);
+   * assert.deepEqual({ ...metrics.totals(), buckets: undefined }, { requests: 1, errors: 1, buckets: undefined });
+   * ```
    */
   totals(): { requests: number; errors: number; buckets: number[] } {
     let requests = 0;

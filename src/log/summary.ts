@@ -9,7 +9,7 @@
  * Lays out `rows` of label and value under `title`, labels aligned; a
  * value's extra lines are indented under it.
  *
- * @example
+ * @example Two rows
  * ```ts
  * import assert from "node:assert/strict";
  * import { formatSummary } from "@mccache/core/node";
@@ -35,7 +35,7 @@ export function formatSummary(
 /**
  * Writes a byte count as people read it: `64 MiB`, `1.5 KiB`, `512 B`.
  *
- * @example
+ * @example Budgets
  * ```ts
  * import assert from "node:assert/strict";
  * import { formatBytes } from "@mccache/core/node";
@@ -59,7 +59,7 @@ export function formatBytes(bytes: number): string {
 /**
  * Lists members on at most a few lines: the first `max`, then how many more.
  *
- * @example
+ * @example A long list cut short
  * ```ts
  * import assert from "node:assert/strict";
  * import { listMembers } from "@mccache/core/node";

@@ -26,7 +26,7 @@ const FROM_PROC = [
  * are left out, except `process_resident_memory_bytes`, which then comes
  * from `Deno.memoryUsage()` (the same figure, without /proc).
  *
- * @example
+ * @example Resident memory without /proc
  * ```ts
  * import assert from "node:assert/strict";
  * import { Registry } from "prom-client";

@@ -12,7 +12,7 @@ import type { StatusReport } from "./report.ts";
  * `12:00:05  38.2 req/s  hit ratio 91.3 %  members 3/3 healthy`; the rate
  * and the hit ratio are those since the previous report.
  *
- * @example
+ * @example A line every 5 s
  * ```ts ignore
  * import { LiveLine } from "@mccache/core/gateway";
  *

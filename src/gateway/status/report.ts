@@ -80,7 +80,7 @@ export interface StatusCollectorOptions {
  * share; the groups the nodes report through `Stats`; the gateway's
  * requests over the last minute (sampled each second from its metrics).
  *
- * @example
+ * @example Print each member's share of the ring
  * ```ts ignore
  * import { StatusCollector } from "@mccache/core/gateway";
  *

@@ -9,7 +9,17 @@ import type { StatusCollector } from "./report.ts";
 import { PAGE_HTML } from "./_page_html.ts";
 import { PAGE_SCRIPT } from "./_page_script.ts";
 
-/** The paths {@linkcode serveStatus} answers. */
+/**
+ * The paths {@linkcode serveStatus} answers.
+ *
+ * @example The page, its script, its data
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { STATUS_PATHS } from "./serve.ts";
+ *
+ * assert(STATUS_PATHS.has("/status.json"));
+ * ```
+ */
 export const STATUS_PATHS: ReadonlySet<string> = new Set(["/", "/status.js", "/status.json"]);
 
 // The page loads its own script and data, and nothing from anywhere else:
@@ -31,33 +41,45 @@ const SCRIPT_HEADERS = {
 };
 
 /**
- * Answers one of {@linkcode STATUS_PATHS}; `query` is the request's query
+ * Answers a GET or HEAD of one of {@linkcode STATUS_PATHS} (404 without a
+ * `collector`, 405 for other methods). `route.query` is the request's query
  * string: `group=<group>&key=<key>` on `/status.json` adds a lookup of that
- * key. The caller checks the method (GET or HEAD).
+ * key, answered 401 unless `readAllowed(request)`.
  *
- * @example
+ * @example Answer /status.json
  * ```ts ignore
  * import { serveStatus } from "./serve.ts";
  *
- * const response = await serveStatus(collector, "/status.json", "");
+ * const request = new Request("http://127.0.0.1:9999/status.json");
+ * const response = await serveStatus(request, { path: "/status.json", query: "" }, collector, () => true);
  * console.log((await response.json()).members);
  * ```
  */
 export function serveStatus(
-  collector: StatusCollector,
-  path: string,
-  query: string,
+  request: Request,
+  route: { path: string; query: string },
+  collector: StatusCollector | undefined,
+  readAllowed: (request: Request) => boolean,
 ): Response | Promise<Response> {
-  if (path === "/") return new Response(PAGE_HTML, { headers: PAGE_HEADERS });
-  if (path === "/status.js") return new Response(PAGE_SCRIPT, { headers: SCRIPT_HEADERS });
-  const params = new URLSearchParams(query);
+  if (collector === undefined) return error(404, `Not found: ${route.path}`);
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    return error(405, `Method ${request.method} not allowed`, { allow: "GET, HEAD" });
+  }
+  if (route.path === "/") return new Response(PAGE_HTML, { headers: PAGE_HEADERS });
+  if (route.path === "/status.js") return new Response(PAGE_SCRIPT, { headers: SCRIPT_HEADERS });
+  const params = new URLSearchParams(route.query);
   const group = params.get("group");
   const key = params.get("key");
-  if ((group === null) !== (key === null)) {
-    return Response.json({ error: "A lookup needs both group and key" }, { status: 400 });
+  if ((group === null) !== (key === null)) return error(400, "A lookup needs both group and key");
+  if (key !== null && !readAllowed(request)) {
+    return error(401, "Missing or wrong bearer token", { "www-authenticate": "Bearer" });
   }
   const lookup = group !== null && key !== null ? { group, key } : undefined;
   return collector.report(lookup).then((report) =>
     Response.json(report, { headers: { "cache-control": "no-store" } })
   );
+}
+
+function error(status: number, message: string, headers?: HeadersInit): Response {
+  return Response.json({ error: message }, { status, headers });
 }

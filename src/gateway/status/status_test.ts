@@ -7,6 +7,8 @@ import { quantileMs, RequestSeries, type Totals } from "./_series.ts";
 import { groupStatus } from "./_groups.ts";
 import { StatusCollector, type StatusSource } from "./report.ts";
 import { LiveLine } from "./live_line.ts";
+import { createGatewayHandler } from "../handler.ts";
+import type { Upstream } from "../upstream.ts";
 
 function histogram(counts: Record<number, number>): number[] {
   const buckets = new Array<number>(LATENCY_BUCKETS.length + 1).fill(0);
@@ -162,6 +164,38 @@ Deno.test("LiveLine shows the rate and hit ratio since the line before", async (
       line,
       /^\d\d:\d\d:\d\d {2}0\.0 req\/s {2}hit ratio 50\.0 % {2}members 1\/2 healthy$/,
     );
+  } finally {
+    collector.close();
+  }
+});
+
+Deno.test("The gateway serves the status routes only with a collector, to GET and HEAD, and lookups need a read token", async () => {
+  const source = fakeSource(["a"]);
+  const collector = new StatusCollector(source, { addr: "x" });
+  try {
+    const upstream = { members: ["a"], serving: true, close() {} } as unknown as Upstream;
+    const plain = createGatewayHandler({ upstream });
+    assert.equal((await plain(new Request("http://gw/"))).status, 404);
+    const handler = createGatewayHandler({
+      upstream,
+      status: collector,
+      token: "secret",
+      tokenReads: true,
+    });
+    const call = (path: string, init?: RequestInit) =>
+      handler(new Request(`http://gw${path}`, init));
+    const page = await call("/");
+    assert.equal(page.headers.get("content-type"), "text/html; charset=utf-8");
+    assert.match(page.headers.get("content-security-policy")!, /default-src 'none'/);
+    assert.match(await page.text(), /<script src="\/status.js"><\/script>/);
+    assert.match(await (await call("/status.js")).text(), /fetch\("\/status.json"/);
+    assert.equal((await call("/status.json", { method: "POST" })).status, 405);
+    assert.equal((await call("/status.json?group=g")).status, 400);
+    assert.equal((await call("/status.json?group=g&key=k")).status, 401);
+    const authorized = { headers: { authorization: "Bearer secret" } };
+    const report = await (await call("/status.json?group=g&key=k", authorized)).json();
+    assert.equal(report.lookup.value, "v:k");
+    assert.equal((await (await call("/status.json")).json()).members.length, 1);
   } finally {
     collector.close();
   }
