@@ -98,13 +98,20 @@ Deno.test({
       const killedAt = Date.now();
       await c.signal("SIGKILL");
       await healthyRow(page, c.addr).waitFor({ state: "detached", timeout: 5000 });
+      const downAfter = Date.now() - killedAt;
+      // Shown down at once; gone from the list once etcd expires its lease.
+      const row = page.locator(`#members tbody tr[data-addr="${c.addr}"]`);
+      await row.waitFor({ state: "detached", timeout: Math.max(1, 5000 - downAfter) });
       const leftAfter = Date.now() - killedAt;
       assert.ok(leftAfter < 5000, `left after ${leftAfter} ms`);
+      assert.equal(await healthyRow(page).count(), 2);
       const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "mccache-status-page-" });
       const screenshot = `${dir}/status.png`;
       await page.screenshot({ path: screenshot, fullPage: true });
       assert.ok(Deno.statSync(screenshot).size > 10_000);
-      console.log(`status page screenshot: ${screenshot} (node left after ${leftAfter} ms)`);
+      console.log(
+        `status page screenshot: ${screenshot} (node down after ${downAfter} ms, gone after ${leftAfter} ms)`,
+      );
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();

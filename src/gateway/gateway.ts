@@ -22,7 +22,7 @@ import { StatusCollector, type StatusReport, type StatusSource } from "./status/
 
 /** Options for {@linkcode startGateway}. */
 export interface GatewayOptions
-  extends Omit<GatewayHandlerOptions, "upstream" | "metrics" | "healthy"> {
+  extends Omit<GatewayHandlerOptions, "upstream" | "metrics" | "healthy" | "status"> {
   /** Where to serve HTTP, `host:port`. @default {"127.0.0.1:9999"} */
   addr?: string;
   /** Static members; etcd is not used. @default {undefined} */
