@@ -2,7 +2,8 @@
 // group and a gateway, with static membership (or etcd with --etcd). Prints
 // curl lines that work; Ctrl-C stops everything.
 import { GroupRegistry } from "../mod.ts";
-import { addSeedScores, type CacheNode, consoleLogger, startNode } from "../src/node/mod.ts";
+import { type CacheNode, consoleLogger, startNode } from "../src/node/mod.ts";
+import { addSeedScores } from "./_seed_scores.ts";
 import { startGateway } from "../src/gateway/mod.ts";
 import { clusterOptions, onShutdownSignal, run, splitList } from "./_cli.ts";
 import { CLUSTER_FLAGS, parseFlags } from "./_flags.ts";

@@ -93,15 +93,13 @@ class Writer {
   }
 }
 
-const utf8Size = utf8Length;
-
 /** Encodes a GetBatch. */
 export function encodeGetBatch({ items }: GetBatch): Buffer {
   const sizes: number[] = [];
   let total = 0;
   for (const item of items) {
-    const group = utf8Size(item.group);
-    const key = utf8Size(item.key);
+    const group = utf8Length(item.group);
+    const key = utf8Length(item.key);
     const body = uintSize(item.id) + 1 + varintSize(group) + group + 1 + varintSize(key) + key +
       uintSize(item.timeout_ms) + uintSize(item.op ?? 0) + lenSize(item.value?.length ?? 0) +
       uintSize(item.ttl_ms ?? 0) + uintSize(item.local ? 1 : 0);
@@ -134,8 +132,8 @@ export function encodeGetResults({ results }: GetResults, reserve = 0): Buffer {
   const sizes: number[] = [];
   let total = 0;
   for (const r of results) {
-    const error = r.code === 0 ? 0 : utf8Size(r.error);
-    const name = r.code === 0 ? 0 : utf8Size(r.error_name);
+    const error = r.code === 0 ? 0 : utf8Length(r.error);
+    const name = r.code === 0 ? 0 : utf8Length(r.error_name);
     const body = uintSize(r.id) + lenSize(r.value.length) + uintSize(r.ttl_ms) +
       uintSize(r.code) + lenSize(error) + lenSize(name) + uintSize(r.owner_only ? 1 : 0);
     sizes.push(error, name, body);
