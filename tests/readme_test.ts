@@ -9,7 +9,10 @@ Deno.test("The README's library example runs and caches its own keys", async () 
   const section = readme.slice(readme.indexOf("## Use the core as a library"));
   const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
   assert.ok(code?.includes('from "jsr:@mccache/core"'), "the example imports the package");
-  const program = code!.replace('"jsr:@mccache/core"', JSON.stringify(new URL("mod.ts", ROOT).href));
+  const program = code!.replace(
+    '"jsr:@mccache/core"',
+    JSON.stringify(new URL("mod.ts", ROOT).href),
+  );
   const file = await Deno.makeTempFile({ dir: "/tmp", suffix: ".ts" });
   try {
     await Deno.writeTextFile(file, program);
