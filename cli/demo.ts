@@ -3,13 +3,8 @@
 // curl lines that work, the status page's URL, and a live line every 5 s;
 // Ctrl-C stops everything.
 import { GroupRegistry } from "../mod.ts";
-import {
-  addSeedScores,
-  type CacheNode,
-  consoleLogger,
-  parseDuration,
-  startNode,
-} from "../src/node/mod.ts";
+import { type CacheNode, consoleLogger, parseDuration, startNode } from "../src/node/mod.ts";
+import { addSeedScores } from "./_seed_scores.ts";
 import { type Gateway, LiveLine, startGateway } from "../src/gateway/mod.ts";
 import { clusterOptions, onShutdownSignal, run, splitList } from "./_cli.ts";
 import { CLUSTER_FLAGS, parseFlags } from "./_flags.ts";

@@ -5,7 +5,6 @@ import { pathToFileURL } from "node:url";
 import { GroupRegistry } from "../mod.ts";
 import {
   addOriginGroups,
-  addSeedScores,
   type CacheNode,
   consoleLogger,
   formatBytes,
@@ -17,6 +16,7 @@ import {
   parseHostPort,
   startNode,
 } from "../src/node/mod.ts";
+import { addSeedScores } from "./_seed_scores.ts";
 import { clusterOptions, onShutdownSignal, positiveDuration, run } from "./_cli.ts";
 import { CLUSTER_USAGE, NODE_FLAGS, type NodeFlags, parseFlags, UsageError } from "./_flags.ts";
 import { checkPermissions, nodeNeeds } from "./_permissions.ts";

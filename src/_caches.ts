@@ -29,8 +29,11 @@ export interface Cached {
  * promise.
  */
 export class Slot {
+  readonly view: ByteView;
   #promise: Promise<ByteView> | undefined;
-  constructor(readonly view: ByteView) {}
+  constructor(view: ByteView) {
+    this.view = view;
+  }
   get promise(): Promise<ByteView> {
     return this.#promise ??= Promise.resolve(this.view);
   }

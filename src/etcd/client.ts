@@ -171,30 +171,6 @@ function isRetryable(error: Error): boolean {
   return isRecoverableError(error) && !(error instanceof GRPCDeadlineExceededError);
 }
 
-/**
- * Parses a comma-separated list of etcd endpoints (`host:port[,host:port]`,
- * each optionally prefixed with `http://` or `https://`), as a `--etcd` flag
- * takes it.
- * Throws a `TypeError` with a one-line message naming the first bad entry.
- *
- * @example Parse a flag value
- * ```ts
- * import assert from "node:assert/strict";
- * import { parseEndpoints } from "@mccache/core/etcd";
- *
- * assert.deepEqual(parseEndpoints("127.0.0.1:2379, 10.0.0.2:2379"), [
- *   "127.0.0.1:2379",
- *   "10.0.0.2:2379",
- * ]);
- * assert.throws(() => parseEndpoints("127.0.0.1"), TypeError);
- * ```
- */
-export function parseEndpoints(csv: string): string[] {
-  const endpoints = csv.split(",").map((entry) => entry.trim());
-  endpoints.forEach(checkEndpoint);
-  return endpoints;
-}
-
 function checkEndpoint(endpoint: string): void {
   const port = ENDPOINT.exec(endpoint)?.[1];
   if (port === undefined || Number(port) < 1 || Number(port) > 65535) {

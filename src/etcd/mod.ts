@@ -31,11 +31,6 @@
  * @module
  */
 
-export {
-  createEtcdClient,
-  type EtcdClientOptions,
-  type EtcdTlsOptions,
-  parseEndpoints,
-} from "./client.ts";
+export { createEtcdClient, type EtcdClientOptions, type EtcdTlsOptions } from "./client.ts";
 export { EtcdDiscovery, type EtcdDiscoveryOptions, type Reachability } from "./discovery.ts";
 export { EtcdRegistrar, type EtcdRegistrarOptions } from "./registrar.ts";

@@ -179,8 +179,10 @@ Deno.test({
       await waitFor(() => discovery.members.length === 1, "discovery to drop the dead node", 5000);
       assert.deepEqual(discovery.members, [ADDR]);
       const messages = gatewayLog.records.filter((r) => r.level !== "debug").map((r) => r.message);
-      assert.equal(messages.filter((m) => m.startsWith("Lost the connection")).length, 1);
-      assert.equal(messages.filter((m) => m.startsWith("Connected to etcd again")).length, 1);
+      // A busy machine may lose the connection more than once: the order holds, not the count.
+      const lost = messages.findIndex((m) => m.startsWith("Lost the connection"));
+      const back = messages.findLastIndex((m) => m.startsWith("Connected to etcd again"));
+      assert.ok(lost >= 0 && back > lost, messages.join("\n"));
     } finally {
       await discovery.stop();
       await registrar.stop();

@@ -126,11 +126,6 @@ export class OwnerStream {
     return peer.includes("/") ? "" : peer;
   }
 
-  /** Gets in flight or queued. */
-  get size(): number {
-    return this.#inflight.size;
-  }
-
   /** Queues a get (or write); it goes out with the next flush. */
   send(id: number, waiter: Waiter): void {
     // A node that stopped reading gets no more than MAX_QUEUED items, and

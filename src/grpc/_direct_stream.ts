@@ -63,6 +63,7 @@ export function serveStreams(
   serving: StreamServing,
   budget: BufferBudget,
 ): void {
+  if (!privateHooksOn()) return;
   const internals = server as unknown as ServerInternals;
   const setup = internals._setupHandlers;
   if (typeof setup !== "function") return;
@@ -91,6 +92,22 @@ export function serveStreams(
     };
     http2Server.on("stream", route);
   };
+}
+
+/**
+ * The switch that turns the seam off: with `GRPC_MCCACHE_DIRECT_STREAM=off`
+ * in the environment (a `GRPC_` name, so the nodes' documented
+ * `--allow-env=GRPC_*` lets them read it), grpc-js serves every stream and
+ * no private grpc-js API is touched. The test suite runs both ways.
+ */
+export const DIRECT_STREAM_ENV = "GRPC_MCCACHE_DIRECT_STREAM";
+
+/** Whether the direct GetStream (and the byte budget it meters) is on. */
+export function privateHooksOn(): boolean {
+  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+  const query = { name: "env", variable: DIRECT_STREAM_ENV } as const;
+  if (deno?.permissions.querySync?.(query).state !== "granted") return true;
+  return deno.env.get(DIRECT_STREAM_ENV) !== "off";
 }
 
 // What grpc-js would answer differently: a deadline to keep, compressed

@@ -10,22 +10,49 @@ import type { GetBatch, GetItem, GetResult, GetResults } from "./_proto.ts";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-// Field tags: (field number << 3) | wire type (0 = varint, 2 = length-delimited).
-const TAG_REPEATED = 0x0a; // field 1, LEN: GetBatch.items, GetResults.results
-const TAG_ID = 0x08;
-const TAG_GROUP = 0x12; // GetItem.group
-const TAG_KEY = 0x1a; // GetItem.key
-const TAG_TIMEOUT = 0x20; // GetItem.timeout_ms
-const TAG_OP = 0x28; // GetItem.op
-const TAG_ITEM_VALUE = 0x32; // GetItem.value
-const TAG_ITEM_TTL = 0x38; // GetItem.ttl_ms
-const TAG_LOCAL = 0x40; // GetItem.local
-const TAG_VALUE = 0x12; // GetResult.value
-const TAG_TTL = 0x18;
-const TAG_CODE = 0x20;
-const TAG_ERROR = 0x2a;
-const TAG_ERROR_NAME = 0x32;
-const TAG_OWNER_ONLY = 0x38; // GetResult.owner_only
+/** GetItem's field numbers, as in proto/mccache.proto (codec_test.ts checks them against it). */
+export const ITEM_FIELDS = {
+  id: 1,
+  group: 2,
+  key: 3,
+  timeout_ms: 4,
+  op: 5,
+  value: 6,
+  ttl_ms: 7,
+  local: 8,
+} as const;
+/** GetResult's field numbers, likewise. */
+export const RESULT_FIELDS = {
+  id: 1,
+  value: 2,
+  ttl_ms: 3,
+  code: 4,
+  error: 5,
+  error_name: 6,
+  owner_only: 7,
+} as const;
+/** The one field of GetBatch (items) and of GetResults (results). */
+export const REPEATED_FIELD = 1;
+
+// A field's tag: (field number << 3) | wire type (0 = varint, 2 = length-delimited).
+const varint = (field: number) => field << 3;
+const len = (field: number) => (field << 3) | 2;
+
+const TAG_REPEATED = len(REPEATED_FIELD);
+const TAG_ID = varint(ITEM_FIELDS.id); // the same in GetResult
+const TAG_GROUP = len(ITEM_FIELDS.group);
+const TAG_KEY = len(ITEM_FIELDS.key);
+const TAG_TIMEOUT = varint(ITEM_FIELDS.timeout_ms);
+const TAG_OP = varint(ITEM_FIELDS.op);
+const TAG_ITEM_VALUE = len(ITEM_FIELDS.value);
+const TAG_ITEM_TTL = varint(ITEM_FIELDS.ttl_ms);
+const TAG_LOCAL = varint(ITEM_FIELDS.local);
+const TAG_VALUE = len(RESULT_FIELDS.value);
+const TAG_TTL = varint(RESULT_FIELDS.ttl_ms);
+const TAG_CODE = varint(RESULT_FIELDS.code);
+const TAG_ERROR = len(RESULT_FIELDS.error);
+const TAG_ERROR_NAME = len(RESULT_FIELDS.error_name);
+const TAG_OWNER_ONLY = varint(RESULT_FIELDS.owner_only);
 
 function varintSize(n: number): number {
   let size = 1;
@@ -93,15 +120,13 @@ class Writer {
   }
 }
 
-const utf8Size = utf8Length;
-
 /** Encodes a GetBatch. */
 export function encodeGetBatch({ items }: GetBatch): Buffer {
   const sizes: number[] = [];
   let total = 0;
   for (const item of items) {
-    const group = utf8Size(item.group);
-    const key = utf8Size(item.key);
+    const group = utf8Length(item.group);
+    const key = utf8Length(item.key);
     const body = uintSize(item.id) + 1 + varintSize(group) + group + 1 + varintSize(key) + key +
       uintSize(item.timeout_ms) + uintSize(item.op ?? 0) + lenSize(item.value?.length ?? 0) +
       uintSize(item.ttl_ms ?? 0) + uintSize(item.local ? 1 : 0);
@@ -134,8 +159,8 @@ export function encodeGetResults({ results }: GetResults, reserve = 0): Buffer {
   const sizes: number[] = [];
   let total = 0;
   for (const r of results) {
-    const error = r.code === 0 ? 0 : utf8Size(r.error);
-    const name = r.code === 0 ? 0 : utf8Size(r.error_name);
+    const error = r.code === 0 ? 0 : utf8Length(r.error);
+    const name = r.code === 0 ? 0 : utf8Length(r.error_name);
     const body = uintSize(r.id) + lenSize(r.value.length) + uintSize(r.ttl_ms) +
       uintSize(r.code) + lenSize(error) + lenSize(name) + uintSize(r.owner_only ? 1 : 0);
     sizes.push(error, name, body);

@@ -6,6 +6,9 @@ import {
   decodeGetResults,
   encodeGetBatch,
   encodeGetResults,
+  ITEM_FIELDS,
+  REPEATED_FIELD,
+  RESULT_FIELDS,
 } from "./_stream_codec.ts";
 
 // The reference: protobufjs with the embedded descriptors of proto/mccache.proto.
@@ -123,4 +126,13 @@ Deno.test("The gRPC service definition uses the hand-written GetStream codec on 
   const stub = (client as unknown as { GetStream: { requestSerialize: unknown } }).GetStream;
   assert.equal(stub.requestSerialize, encodeGetBatch);
   client.close();
+});
+
+Deno.test("The GetStream codec's field numbers are those of proto/mccache.proto, field by field", () => {
+  const fields = (type: string) =>
+    Object.fromEntries(root.lookupType(type).fieldsArray.map((f) => [f.name, f.id]));
+  assert.deepEqual(fields("mccache.v1.GetItem"), { ...ITEM_FIELDS });
+  assert.deepEqual(fields("mccache.v1.GetResult"), { ...RESULT_FIELDS });
+  assert.deepEqual(fields("mccache.v1.GetBatch"), { items: REPEATED_FIELD });
+  assert.deepEqual(fields("mccache.v1.GetResults"), { results: REPEATED_FIELD });
 });

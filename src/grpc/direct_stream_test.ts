@@ -15,6 +15,7 @@ import type { GetItem, GetResult } from "./_proto.ts";
 import { decodeGetResults, encodeGetBatch } from "./_stream_codec.ts";
 import { cluster, serveOnFreePort } from "./_testing.ts";
 import { waitFor } from "../../tests/_wait.ts";
+import { privateHooksOn } from "./_direct_stream.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 
@@ -98,6 +99,7 @@ function texts(results: GetResult[]): [number, string][] {
 }
 
 Deno.test({
+  ignore: !privateHooksOn(),
   name: "GetStream is served past grpc-js, with gRPC's headers, framing and status",
   ...sanitizers,
   async fn() {
@@ -143,6 +145,7 @@ Deno.test({
 });
 
 Deno.test({
+  ignore: !privateHooksOn(),
   name: "A bad message fails its stream with grpc-js's status, and the node keeps serving",
   ...sanitizers,
   async fn(t) {
@@ -220,6 +223,7 @@ Deno.test({
 });
 
 Deno.test({
+  ignore: !privateHooksOn(),
   name: "A server with interceptors, or a smaller message limit, has them kept on GetStream",
   ...sanitizers,
   async fn(t) {

@@ -10,6 +10,7 @@ import { GrpcUpstream } from "../gateway/grpc_upstream.ts";
 import { startNode } from "../node/node.ts";
 import { freePort } from "../../tests/_ports.ts";
 import { CacheClient } from "./_proto.ts";
+import { privateHooksOn } from "./_direct_stream.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 
@@ -54,6 +55,7 @@ Deno.test({
 });
 
 Deno.test({
+  ignore: !privateHooksOn(),
   name: "A node refuses messages past its maxBufferedBytes with RESOURCE_EXHAUSTED, on every path",
   ...sanitizers,
   async fn() {

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { NotFoundError } from "../errors.ts";
 import { Group } from "../group.ts";
 import type { GroupRegistry } from "../registry.ts";
 import { originGetter } from "./origin.ts";
@@ -35,40 +34,6 @@ export type DefineGroups = (
   registry: GroupRegistry,
   options: DefineGroupsOptions,
 ) => void | Promise<void>;
-
-/** The seed's example data: `scores` as in its README. */
-export const SEED_SCORES: Readonly<Record<string, string>> = Object.freeze({
-  zhangshan: "104",
-  lisi: "178",
-  Rex: "156",
-  Rola: "139",
-});
-
-/**
- * Adds the seed's example group `scores` (its four-entry map) to `registry`.
- *
- * @example
- * ```ts
- * import { GroupRegistry } from "@mccache/core";
- * import { addSeedScores } from "@mccache/core/node";
- * import assert from "node:assert/strict";
- *
- * const registry = new GroupRegistry();
- * addSeedScores(registry, 2 << 10);
- * assert.equal((await registry.get("scores")!.get("Rex")).text(), "156");
- * ```
- */
-export function addSeedScores(registry: GroupRegistry, cacheBytes: number): Group {
-  return new Group({
-    name: "scores",
-    maxBytes: cacheBytes,
-    registry,
-    getter: (key) => {
-      if (Object.hasOwn(SEED_SCORES, key)) return SEED_SCORES[key];
-      throw new NotFoundError(`${key} not exist`);
-    },
-  });
-}
 
 /** Options for {@linkcode addOriginGroups}. */
 export interface OriginGroupsOptions extends DefineGroupsOptions {

@@ -43,12 +43,10 @@ export {
 } from "../log/logger.ts";
 export {
   addOriginGroups,
-  addSeedScores,
   type DefineGroups,
   type DefineGroupsOptions,
   loadGroupsModule,
   type OriginGroupsOptions,
-  SEED_SCORES,
 } from "./groups.ts";
 export { parseBytes, parseDuration } from "./units.ts";
 export { formatBytes, formatSummary, listMembers } from "../log/summary.ts";

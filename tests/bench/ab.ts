@@ -35,6 +35,9 @@ Options:
   --connections n        concurrent connections                        [64]
   --threads n            wrk threads                                   [2]
   --load auto|wrk|deno   load generator; auto = wrk when installed     [auto]
+  --after-no-direct      the "after" side's nodes serve GetStream through
+                         grpc-js (GRPC_MCCACHE_DIRECT_STREAM=off): with
+                         --base HEAD, what the direct path saves
   --after-tls            the "after" side runs with mutual TLS (certificates
                          made for the run): with --base HEAD, what TLS costs
   -h, --help             show this help`;
@@ -68,6 +71,7 @@ function options(args: string[]) {
       threads: { type: "string", default: "2" },
       load: { type: "string", default: "auto" },
       "after-tls": { type: "boolean", default: false },
+      "after-no-direct": { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
   }).values;
@@ -92,6 +96,7 @@ function options(args: string[]) {
     rounds: count("rounds"),
     settings,
     afterTls: flags["after-tls"],
+    afterNoDirect: flags["after-no-direct"],
     load,
   };
 }
@@ -123,8 +128,9 @@ async function startProcess<T extends Record<string, string>>(
   flags: string[],
   root: string,
   extra: T,
+  env: Record<string, string> = {},
 ): Promise<Process & T> {
-  const process = Object.assign(new Process(script, args, flags, { root }), extra);
+  const process = Object.assign(new Process(script, args, flags, { root, env }), extra);
   try {
     await process.waitForLine(/(node|gateway) started/);
   } catch (error) {
@@ -141,6 +147,7 @@ async function startSide(
   etcd: string,
   origin: string,
   tlsArgs: string[],
+  env: Record<string, string> = {},
 ): Promise<Side> {
   const cluster = ["--etcd", etcd, "--etcd-prefix", `ab-${name}`, "--log-level", "info"];
   // The certificates are made under /tmp.
@@ -152,7 +159,14 @@ async function startSide(
       const addr = `127.0.0.1:${freePort()}`;
       const httpAddr = `127.0.0.1:${freePort()}`;
       const args = ["--addr", addr, "--http-addr", httpAddr, ...nodeArgs];
-      return startProcess("cli/node.ts", args, [...NODE_V8_FLAGS, ...reads], root, { httpAddr });
+      return startProcess(
+        "cli/node.ts",
+        args,
+        [...NODE_V8_FLAGS, ...reads],
+        root,
+        { httpAddr },
+        env,
+      );
     }),
   );
   const addr = `127.0.0.1:${freePort()}`;
@@ -275,6 +289,7 @@ async function main(): Promise<void> {
         etcd.endpoint,
         origin.url,
         await tlsArgs(cleanup, parsed.afterTls),
+        parsed.afterNoDirect ? { GRPC_MCCACHE_DIRECT_STREAM: "off" } : {},
       ),
     ];
     const workload = uniform(BASE, "u", 1000);
