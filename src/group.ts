@@ -7,7 +7,7 @@
 import { ByteView } from "./byte_view.ts";
 import { NotFoundError, PeerError, UnsupportedError } from "./errors.ts";
 import { validateKey } from "./key.ts";
-import { type Cached, Caches, ENTRY_OVERHEAD } from "./_caches.ts";
+import { type Cached, type CachePolicy, Caches, ENTRY_OVERHEAD } from "./_caches.ts";
 import { noPeers, type PeerGetter, type PeerPicker } from "./peers.ts";
 import { SingleFlight } from "./singleflight.ts";
 import { Table } from "./_table.ts";
@@ -15,13 +15,16 @@ import type { CacheStats, CacheType, GroupStats } from "./stats.ts";
 import type { GroupRegistry } from "./registry.ts";
 import {
   checkTtl,
+  checkWindow,
+  entryOf,
+  type Freshness,
   type Getter,
   type GetterFunc,
-  type GetterResult,
-  isGetterValue,
-  toByteView,
+  toCached,
   toGetterFunc,
 } from "./getter.ts";
+
+export type { CachePolicy } from "./_caches.ts";
 
 /** Options for {@linkcode Group}. */
 export interface GroupOptions {
@@ -48,6 +51,36 @@ export interface GroupOptions {
    * @default {ENTRY_OVERHEAD}
    */
   entryOverhead?: number;
+  /**
+   * How the main cache picks what to keep. `"tinylfu"` (W-TinyLFU) admits a
+   * new key only once it is asked for more often than the entry it would
+   * push out, so scans and one-time keys do not flush popular ones; `"lru"`
+   * keeps the most recently used, as groupcache does. The hot cache is LRU
+   * either way.
+   * @default {"tinylfu"}
+   */
+  policy?: CachePolicy;
+  /**
+   * Milliseconds the owner remembers that the getter threw `NotFoundError`
+   * for a key, answering it again without a load; 0 forgets at once. The
+   * entry counts against the budget, and `set` replaces it.
+   * @default {0}
+   */
+  notFoundTtl?: number;
+  /**
+   * Milliseconds past a value's TTL during which it is still served, at
+   * once, while one background load refreshes it (HTTP's
+   * `stale-while-revalidate`). Values without a TTL never go stale.
+   * @default {0}
+   */
+  staleWhileRevalidate?: number;
+  /**
+   * Milliseconds past a value's TTL during which a failed load (not
+   * `NotFoundError`) answers with the old value instead of the error
+   * (HTTP's `stale-if-error`).
+   * @default {0}
+   */
+  staleIfError?: number;
 }
 
 /** Options for {@linkcode Group.get}. */
@@ -103,7 +136,8 @@ export class Group {
   #name: string;
   #getter: GetterFunc;
   #peers: PeerPicker;
-  #ttl: number | undefined;
+  #freshness: Freshness;
+  #notFoundTtl: number;
   #random: () => number;
   #now: () => number;
   #caches: Caches;
@@ -128,6 +162,8 @@ export class Group {
     localLoads: 0,
     localLoadErrs: 0,
     serverRequests: 0,
+    staleServed: 0,
+    refreshes: 0,
   };
 
   /** Creates a group, and adds it to `options.registry` when given. */
@@ -147,7 +183,17 @@ export class Group {
     }
     this.#name = name;
     this.#getter = toGetterFunc(getter);
-    this.#ttl = options.ttl === undefined ? undefined : checkTtl(options.ttl, "create Group");
+    const what = "create Group";
+    this.#freshness = {
+      ttl: options.ttl === undefined ? undefined : checkTtl(options.ttl, what),
+      staleWhileRevalidate: checkWindow(
+        options.staleWhileRevalidate ?? 0,
+        "staleWhileRevalidate",
+        what,
+      ),
+      staleIfError: checkWindow(options.staleIfError ?? 0, "staleIfError", what),
+    };
+    this.#notFoundTtl = checkWindow(options.notFoundTtl ?? 0, "notFoundTtl", what);
     this.#peers = options.peers ?? noPeers;
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? Date.now;
@@ -157,7 +203,15 @@ export class Group {
         `Cannot create Group: entryOverhead must be a non-negative integer: received ${overhead}`,
       );
     }
-    this.#caches = new Caches(maxBytes, overhead, this.#now);
+    const policy = options.policy ?? "tinylfu";
+    if (policy !== "tinylfu" && policy !== "lru") {
+      throw new TypeError(
+        `Cannot create Group: policy must be "tinylfu" or "lru": received ${
+          JSON.stringify(policy)
+        }`,
+      );
+    }
+    this.#caches = new Caches(maxBytes, overhead, { now: this.#now, random: this.#random, policy });
     this.#maxBytes = maxBytes;
     options.registry?.add(this);
   }
@@ -222,11 +276,12 @@ export class Group {
     this.#stats.gets++;
     // Every way into the caches validates its key, so a hit needs no check.
     const slot = this.#caches.main.get(key) ?? this.#caches.hot.get(key);
-    if (slot !== undefined) {
+    if (slot?.plain) {
       this.#stats.cacheHits++;
       return slot.promise;
     }
-    return this.#miss(key, options).then((loaded) => loaded.view);
+    const loading = slot ? this.#answer(key, slot.cached, options) : this.#miss(key, options);
+    return loading.then((loaded) => loaded.view);
   }
 
   /**
@@ -245,12 +300,13 @@ export class Group {
    */
   getEntry(key: string, options?: GetOptions): Promise<CacheEntry> {
     this.#stats.gets++;
-    const cached = this.#caches.lookup(key);
-    if (cached !== undefined) {
+    const slot = this.#caches.lookup(key);
+    if (slot?.plain) {
       this.#stats.cacheHits++;
-      return Promise.resolve(this.#entry(cached));
+      return Promise.resolve(this.#entry(slot.cached));
     }
-    return this.#miss(key, options).then((loaded) => this.#entry(loaded));
+    const loading = slot ? this.#answer(key, slot.cached, options) : this.#miss(key, options);
+    return loading.then((loaded) => this.#entry(loaded));
   }
 
   /**
@@ -271,8 +327,9 @@ export class Group {
    * ```
    */
   cachedEntry(key: string): CacheEntry | undefined {
-    const cached = this.#caches.lookup(key);
-    if (cached === undefined) return undefined;
+    const cached = this.#caches.lookup(key)?.cached;
+    // Remembered misses and stale values take getEntry's way.
+    if (cached === undefined || cached.missing || !this.#isFresh(cached)) return undefined;
     this.#stats.gets++;
     this.#stats.cacheHits++;
     return this.#entry(cached);
@@ -296,11 +353,12 @@ export class Group {
   async set(key: string, value: Uint8Array | string, options?: SetOptions): Promise<void> {
     validateKey(key);
     const view = ByteView.from(value);
-    const ttl = options?.ttl === undefined ? this.#ttl : checkTtl(options.ttl, "set");
+    const ttl = options?.ttl === undefined ? this.#freshness.ttl : checkTtl(options.ttl, "set");
     this.#drop(key);
     const owner = options?.local ? undefined : this.#peers.pickPeer(key);
     if (owner === undefined) {
-      this.#caches.add(key, { view, expiresAt: this.#expiresAt(ttl) }, "main");
+      const freshness = { ...this.#freshness, ttl };
+      this.#caches.add(key, entryOf(view, freshness, this.#now()), "main");
     } else {
       if (owner.set === undefined) {
         throw new PeerError("Cannot set: the owner's transport has no set");
@@ -408,6 +466,42 @@ export class Group {
     return { value: view, ttl: expiresAt === 0 ? undefined : Math.max(1, expiresAt - this.#now()) };
   }
 
+  #isFresh(cached: Cached): boolean {
+    return cached.expiresAt === 0 || this.#now() < cached.expiresAt;
+  }
+
+  // A hit on an entry that is not a plain value: a remembered miss, or a
+  // value that may be past its TTL but within a stale window.
+  #answer(key: string, cached: Cached, options: GetOptions | undefined): Promise<Cached> {
+    if (this.#isFresh(cached)) {
+      this.#stats.cacheHits++;
+      return cached.missing ? Promise.reject(notFound(cached)) : Promise.resolve(cached);
+    }
+    const staleFor = this.#now() - cached.expiresAt;
+    if (staleFor < (cached.staleWhileRevalidate ?? 0)) {
+      this.#stats.cacheHits++;
+      this.#stats.staleServed++;
+      this.#refresh(key);
+      return Promise.resolve(cached);
+    }
+    return this.#miss(key, options).catch((error) => {
+      if (error instanceof NotFoundError || options?.signal?.aborted) throw error;
+      if (this.#now() - cached.expiresAt >= (cached.staleIfError ?? 0)) throw error;
+      this.#stats.staleServed++;
+      return cached;
+    });
+  }
+
+  // One background load per key: callers meanwhile get the stale value.
+  #refresh(key: string): void {
+    if (this.#localFlight.has(key)) return;
+    this.#stats.refreshes++;
+    this.#stats.loads++;
+    this.#localFlight.do(key, (s) => this.#loadLocally(key, s)).catch(() => {
+      // Counted in localLoadErrs; the stale value stays until its window ends.
+    });
+  }
+
   #miss(key: string, options: GetOptions | undefined): Promise<Cached> {
     try {
       validateKey(key);
@@ -418,14 +512,23 @@ export class Group {
     const signal = options?.signal;
     const peer = options?.local ? undefined : this.#peers.pickPeer(key);
     if (peer === undefined) {
+      this.#caches.main.record(key);
       return this.#localFlight.do(key, (s) => this.#loadLocally(key, s), { signal });
     }
     return this.#peerFlight.do(key, (s) => this.#loadFromPeer(peer, key, s), { signal });
   }
 
+  // A fresh entry that a flight which just finished may have put in the
+  // cache while this one waited to start.
+  #justLoaded(key: string): Cached | undefined {
+    const cached = this.#caches.lookup(key)?.cached;
+    if (cached === undefined || !this.#isFresh(cached)) return undefined;
+    if (cached.missing) throw notFound(cached);
+    return cached;
+  }
+
   async #loadFromPeer(peer: PeerGetter, key: string, signal: AbortSignal): Promise<Cached> {
-    // A flight that just finished may have filled the cache while this one waited to start.
-    const cached = this.#caches.lookup(key);
+    const cached = this.#justLoaded(key);
     if (cached !== undefined) return cached;
     this.#stats.loadsDeduped++;
     const load = this.#startLoad(key);
@@ -447,15 +550,21 @@ export class Group {
   }
 
   async #loadLocally(key: string, signal: AbortSignal): Promise<Cached> {
-    const cached = this.#caches.lookup(key);
+    const cached = this.#justLoaded(key);
     if (cached !== undefined) return cached;
     this.#stats.loadsDeduped++;
     const load = this.#startLoad(key);
     let loaded: Cached;
     try {
-      loaded = this.#toLoaded(key, await this.#getter(key, { signal }));
+      const where = `${JSON.stringify(key)} in group ${this.#name}`;
+      loaded = toCached(await this.#getter(key, { signal }), this.#freshness, this.#now(), where);
     } catch (error) {
       this.#stats.localLoadErrs++;
+      // The key is gone: no stale copy of it may be served any more.
+      if (error instanceof NotFoundError && !load.stale) {
+        if (this.#notFoundTtl > 0) this.#caches.add(key, this.#missing(error), "main");
+        else this.#caches.remove(key);
+      }
       throw error;
     } finally {
       this.#endLoad(key, load);
@@ -463,6 +572,13 @@ export class Group {
     this.#stats.localLoads++;
     if (!load.stale) this.#caches.add(key, loaded, "main");
     return loaded;
+  }
+
+  // Remembers a NotFoundError so that the owner answers the key's next gets
+  // itself, sparing the source of truth the ones it has just answered.
+  #missing(error: NotFoundError): Cached {
+    const view = ByteView.from(error.message);
+    return { view, expiresAt: this.#now() + this.#notFoundTtl, missing: true };
   }
 
   #startLoad(key: string): { stale: boolean } {
@@ -485,21 +601,6 @@ export class Group {
     for (const load of this.#loading.get(key) ?? []) load.stale = true;
   }
 
-  #toLoaded(key: string, result: GetterResult): Cached {
-    if (isGetterValue(result)) {
-      return { view: toByteView(result), expiresAt: this.#expiresAt(this.#ttl) };
-    }
-    const value = (result as { value?: unknown } | null)?.value;
-    if (!isGetterValue(value)) {
-      throw new TypeError(
-        `Cannot load ${JSON.stringify(key)} in group ${this.#name}: ` +
-          `the getter must return a Uint8Array, a string, a ByteView or { value, ttl }`,
-      );
-    }
-    const ttl = result.ttl === undefined ? this.#ttl : checkTtl(result.ttl, "load");
-    return { view: toByteView(value), expiresAt: this.#expiresAt(ttl) };
-  }
-
   #expiresAt(ttl: number | undefined): number {
     return ttl === undefined ? 0 : this.#now() + ttl;
   }
@@ -516,4 +617,8 @@ export class Group {
       if (result.status === "rejected") this.#stats.peerErrors++;
     }
   }
+}
+
+function notFound(cached: Cached): NotFoundError {
+  return new NotFoundError(cached.view.text());
 }
