@@ -11,8 +11,8 @@ interface Sized {
 class ExactFrequencies implements Frequencies {
   readonly sampleSize = Infinity;
   counts = new Map<number, number>();
-  increment(hash: number): void {
-    this.counts.set(hash, (this.counts.get(hash) ?? 0) + 1);
+  increment(hash: number, times = 1): void {
+    this.counts.set(hash, (this.counts.get(hash) ?? 0) + times);
   }
   frequency(hash: number): number {
     return this.counts.get(hash) ?? 0;
