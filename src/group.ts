@@ -5,12 +5,11 @@
  */
 
 import { ByteView } from "./byte_view.ts";
-import { NotFoundError, PeerError, UnsupportedError } from "./errors.ts";
+import { PeerError, UnsupportedError } from "./errors.ts";
 import { validateKey } from "./key.ts";
 import { type Cached, type CachePolicy, Caches, ENTRY_OVERHEAD } from "./_caches.ts";
 import { noPeers, type PeerGetter, type PeerPicker } from "./peers.ts";
-import { SingleFlight } from "./singleflight.ts";
-import { Table } from "./_table.ts";
+import { Loader } from "./_loader.ts";
 import type { CacheStats, CacheType, GroupStats } from "./stats.ts";
 import type { GroupRegistry } from "./registry.ts";
 import {
@@ -19,8 +18,6 @@ import {
   entryOf,
   type Freshness,
   type Getter,
-  type GetterFunc,
-  toCached,
   toGetterFunc,
 } from "./getter.ts";
 
@@ -134,24 +131,12 @@ export { ENTRY_OVERHEAD } from "./_caches.ts";
  */
 export class Group {
   #name: string;
-  #getter: GetterFunc;
   #peers: PeerPicker;
   #freshness: Freshness;
-  #notFoundTtl: number;
-  #random: () => number;
   #now: () => number;
   #caches: Caches;
   #maxBytes: number;
-  // Local loads and peer fetches dedupe separately: a request from a peer
-  // must never wait on a fetch that went back out to a peer, or two nodes
-  // whose rings disagree would wait on each other until the deadline.
-  #localFlight = new SingleFlight<Cached>();
-  #peerFlight = new SingleFlight<Cached>();
-  // The loads in flight per key. set and remove mark them stale: a load
-  // that began before a write keeps its result out of the cache, so it
-  // cannot put back the value the write replaced. Per key, so that writes to
-  // other keys cost nothing.
-  #loading = new Table<string, Set<{ stale: boolean }>>();
+  #loader: Loader;
   #stats: GroupStats = {
     gets: 0,
     cacheHits: 0,
@@ -182,7 +167,8 @@ export class Group {
       );
     }
     this.#name = name;
-    this.#getter = toGetterFunc(getter);
+    this.#peers = options.peers ?? noPeers;
+    this.#now = options.now ?? Date.now;
     const what = "create Group";
     this.#freshness = {
       ttl: options.ttl === undefined ? undefined : checkTtl(options.ttl, what),
@@ -193,26 +179,24 @@ export class Group {
       ),
       staleIfError: checkWindow(options.staleIfError ?? 0, "staleIfError", what),
     };
-    this.#notFoundTtl = checkWindow(options.notFoundTtl ?? 0, "notFoundTtl", what);
-    this.#peers = options.peers ?? noPeers;
-    this.#random = options.random ?? Math.random;
-    this.#now = options.now ?? Date.now;
-    const overhead = options.entryOverhead ?? ENTRY_OVERHEAD;
-    if (!Number.isSafeInteger(overhead) || overhead < 0) {
-      throw new RangeError(
-        `Cannot create Group: entryOverhead must be a non-negative integer: received ${overhead}`,
-      );
-    }
-    const policy = options.policy ?? "tinylfu";
-    if (policy !== "tinylfu" && policy !== "lru") {
-      throw new TypeError(
-        `Cannot create Group: policy must be "tinylfu" or "lru": received ${
-          JSON.stringify(policy)
-        }`,
-      );
-    }
-    this.#caches = new Caches(maxBytes, overhead, { now: this.#now, random: this.#random, policy });
+    const random = options.random ?? Math.random;
+    this.#caches = new Caches(maxBytes, entryOverhead(options.entryOverhead), {
+      now: this.#now,
+      random,
+      policy: checkPolicy(options.policy ?? "tinylfu"),
+    });
     this.#maxBytes = maxBytes;
+    this.#loader = new Loader({
+      name,
+      getter: toGetterFunc(getter),
+      peers: () => this.#peers,
+      caches: this.#caches,
+      stats: this.#stats,
+      freshness: this.#freshness,
+      notFoundTtl: checkWindow(options.notFoundTtl ?? 0, "notFoundTtl", what),
+      random,
+      now: this.#now,
+    });
     options.registry?.add(this);
   }
 
@@ -280,7 +264,9 @@ export class Group {
       this.#stats.cacheHits++;
       return slot.promise;
     }
-    const loading = slot ? this.#answer(key, slot.cached, options) : this.#miss(key, options);
+    const loading = slot
+      ? this.#loader.answer(key, slot.cached, options)
+      : this.#loader.miss(key, options);
     return loading.then((loaded) => loaded.view);
   }
 
@@ -305,7 +291,9 @@ export class Group {
       this.#stats.cacheHits++;
       return Promise.resolve(this.#entry(slot.cached));
     }
-    const loading = slot ? this.#answer(key, slot.cached, options) : this.#miss(key, options);
+    const loading = slot
+      ? this.#loader.answer(key, slot.cached, options)
+      : this.#loader.miss(key, options);
     return loading.then((loaded) => this.#entry(loaded));
   }
 
@@ -329,7 +317,7 @@ export class Group {
   cachedEntry(key: string): CacheEntry | undefined {
     const cached = this.#caches.lookup(key)?.cached;
     // Remembered misses and stale values take getEntry's way.
-    if (cached === undefined || cached.missing || !this.#isFresh(cached)) return undefined;
+    if (cached === undefined || cached.missing || !this.#loader.isFresh(cached)) return undefined;
     this.#stats.gets++;
     this.#stats.cacheHits++;
     return this.#entry(cached);
@@ -354,7 +342,7 @@ export class Group {
     validateKey(key);
     const view = ByteView.from(value);
     const ttl = options?.ttl === undefined ? this.#freshness.ttl : checkTtl(options.ttl, "set");
-    this.#drop(key);
+    this.#loader.drop(key);
     const owner = options?.local ? undefined : this.#peers.pickPeer(key);
     if (owner === undefined) {
       const freshness = { ...this.#freshness, ttl };
@@ -366,7 +354,7 @@ export class Group {
       await owner.set({ group: this.#name, key, value: view.unsafeBytes(), ttl }, options ?? {});
       // A fetch from the owner that began while it was being told may have
       // brought the old value back: drop it again.
-      this.#drop(key);
+      this.#loader.drop(key);
     }
     if (!options?.local) await this.#broadcastRemove(key, owner, options?.signal);
   }
@@ -390,7 +378,7 @@ export class Group {
    */
   async remove(key: string, options?: GetOptions): Promise<void> {
     validateKey(key);
-    this.#drop(key);
+    this.#loader.drop(key);
     if (options?.local) return;
     const owner = this.#peers.pickPeer(key);
     let ownerError: unknown;
@@ -398,7 +386,7 @@ export class Group {
       await owner.remove({ group: this.#name, key, local: true }, options ?? {}).catch((error) => {
         ownerError = error;
       });
-      this.#drop(key); // as in set: a fetch in between may have brought it back
+      this.#loader.drop(key); // as in set: a fetch in between may have brought it back
     }
     // An owner that cannot remove keys (the Go original's) refused it: nothing
     // changed anywhere, so nothing is dropped elsewhere either.
@@ -466,145 +454,6 @@ export class Group {
     return { value: view, ttl: expiresAt === 0 ? undefined : Math.max(1, expiresAt - this.#now()) };
   }
 
-  #isFresh(cached: Cached): boolean {
-    return cached.expiresAt === 0 || this.#now() < cached.expiresAt;
-  }
-
-  // A hit on an entry that is not a plain value: a remembered miss, or a
-  // value that may be past its TTL but within a stale window.
-  #answer(key: string, cached: Cached, options: GetOptions | undefined): Promise<Cached> {
-    if (this.#isFresh(cached)) {
-      this.#stats.cacheHits++;
-      return cached.missing ? Promise.reject(notFound(cached)) : Promise.resolve(cached);
-    }
-    const staleFor = this.#now() - cached.expiresAt;
-    if (staleFor < (cached.staleWhileRevalidate ?? 0)) {
-      this.#stats.cacheHits++;
-      this.#stats.staleServed++;
-      this.#refresh(key);
-      return Promise.resolve(cached);
-    }
-    return this.#miss(key, options).catch((error) => {
-      if (error instanceof NotFoundError || options?.signal?.aborted) throw error;
-      if (this.#now() - cached.expiresAt >= (cached.staleIfError ?? 0)) throw error;
-      this.#stats.staleServed++;
-      return cached;
-    });
-  }
-
-  // One background load per key: callers meanwhile get the stale value.
-  #refresh(key: string): void {
-    if (this.#localFlight.has(key)) return;
-    this.#stats.refreshes++;
-    this.#stats.loads++;
-    this.#localFlight.do(key, (s) => this.#loadLocally(key, s)).catch(() => {
-      // Counted in localLoadErrs; the stale value stays until its window ends.
-    });
-  }
-
-  #miss(key: string, options: GetOptions | undefined): Promise<Cached> {
-    try {
-      validateKey(key);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    this.#stats.loads++;
-    const signal = options?.signal;
-    const peer = options?.local ? undefined : this.#peers.pickPeer(key);
-    if (peer === undefined) {
-      this.#caches.main.record(key);
-      return this.#localFlight.do(key, (s) => this.#loadLocally(key, s), { signal });
-    }
-    return this.#peerFlight.do(key, (s) => this.#loadFromPeer(peer, key, s), { signal });
-  }
-
-  // A fresh entry that a flight which just finished may have put in the
-  // cache while this one waited to start.
-  #justLoaded(key: string): Cached | undefined {
-    const cached = this.#caches.lookup(key)?.cached;
-    if (cached === undefined || !this.#isFresh(cached)) return undefined;
-    if (cached.missing) throw notFound(cached);
-    return cached;
-  }
-
-  async #loadFromPeer(peer: PeerGetter, key: string, signal: AbortSignal): Promise<Cached> {
-    const cached = this.#justLoaded(key);
-    if (cached !== undefined) return cached;
-    this.#stats.loadsDeduped++;
-    const load = this.#startLoad(key);
-    try {
-      const { value, ttl } = await peer.get({ group: this.#name, key }, { signal });
-      this.#stats.peerLoads++;
-      const loaded = { view: ByteView.adopt(value), expiresAt: this.#expiresAt(ttl) };
-      // groupcache's rule: keep 1 in 10 peer values, so keys hot enough to be
-      // fetched often end up here while a scan of cold keys does not flush it.
-      if (!load.stale && this.#random() * 10 < 1) this.#caches.add(key, loaded, "hot");
-      return loaded;
-    } catch (error) {
-      if (error instanceof NotFoundError || signal.aborted) throw error;
-      this.#stats.peerErrors++;
-    } finally {
-      this.#endLoad(key, load);
-    }
-    return this.#localFlight.do(key, (s) => this.#loadLocally(key, s), { signal });
-  }
-
-  async #loadLocally(key: string, signal: AbortSignal): Promise<Cached> {
-    const cached = this.#justLoaded(key);
-    if (cached !== undefined) return cached;
-    this.#stats.loadsDeduped++;
-    const load = this.#startLoad(key);
-    let loaded: Cached;
-    try {
-      const where = `${JSON.stringify(key)} in group ${this.#name}`;
-      loaded = toCached(await this.#getter(key, { signal }), this.#freshness, this.#now(), where);
-    } catch (error) {
-      this.#stats.localLoadErrs++;
-      // The key is gone: no stale copy of it may be served any more.
-      if (error instanceof NotFoundError && !load.stale) {
-        if (this.#notFoundTtl > 0) this.#caches.add(key, this.#missing(error), "main");
-        else this.#caches.remove(key);
-      }
-      throw error;
-    } finally {
-      this.#endLoad(key, load);
-    }
-    this.#stats.localLoads++;
-    if (!load.stale) this.#caches.add(key, loaded, "main");
-    return loaded;
-  }
-
-  // Remembers a NotFoundError so that the owner answers the key's next gets
-  // itself, sparing the source of truth the ones it has just answered.
-  #missing(error: NotFoundError): Cached {
-    const view = ByteView.from(error.message);
-    return { view, expiresAt: this.#now() + this.#notFoundTtl, missing: true };
-  }
-
-  #startLoad(key: string): { stale: boolean } {
-    const load = { stale: false };
-    let loads = this.#loading.get(key);
-    if (loads === undefined) this.#loading.set(key, loads = new Set());
-    loads.add(load);
-    return load;
-  }
-
-  #endLoad(key: string, load: { stale: boolean }): void {
-    const loads = this.#loading.get(key)!;
-    loads.delete(load);
-    if (loads.size === 0) this.#loading.delete(key);
-  }
-
-  // Drops this node's copies of `key` and keeps loads in flight from putting one back.
-  #drop(key: string): void {
-    this.#caches.remove(key);
-    for (const load of this.#loading.get(key) ?? []) load.stale = true;
-  }
-
-  #expiresAt(ttl: number | undefined): number {
-    return ttl === undefined ? 0 : this.#now() + ttl;
-  }
-
   async #broadcastRemove(
     key: string,
     skip: PeerGetter | undefined,
@@ -619,6 +468,20 @@ export class Group {
   }
 }
 
-function notFound(cached: Cached): NotFoundError {
-  return new NotFoundError(cached.view.text());
+function entryOverhead(overhead = ENTRY_OVERHEAD): number {
+  if (!Number.isSafeInteger(overhead) || overhead < 0) {
+    throw new RangeError(
+      `Cannot create Group: entryOverhead must be a non-negative integer: received ${overhead}`,
+    );
+  }
+  return overhead;
+}
+
+function checkPolicy(policy: CachePolicy): CachePolicy {
+  if (policy !== "tinylfu" && policy !== "lru") {
+    throw new TypeError(
+      `Cannot create Group: policy must be "tinylfu" or "lru": received ${JSON.stringify(policy)}`,
+    );
+  }
+  return policy;
 }
