@@ -20,6 +20,10 @@ const PROBATION = 1;
 const PROTECTED = 2;
 const SENTINELS = 3;
 const INITIAL_SLOTS = 16;
+const SEGMENT_MASK = 3;
+const PENDING_SHIFT = 2;
+const PENDING_ONE = 1 << PENDING_SHIFT;
+const PENDING_MAX = 15 << PENDING_SHIFT;
 // The window starts at 1% of the budget; the hill climber moves it within
 // [1%, 80%] by steps of 10% of the budget that shrink by 2% each, once every
 // quarter of the sketch's sample. (Tried on the bench:hitratio traces:
@@ -59,11 +63,12 @@ export class TinyLfuCache<V extends { readonly length: number }> {
   #sizes = new Float64Array(INITIAL_SLOTS);
   #expires = new Float64Array(INITIAL_SLOTS);
   #hashes = new Uint32Array(INITIAL_SLOTS);
-  // Hits not yet passed to the sketch, per slot; #hits when they last all were.
-  #pending = new Uint8Array(INITIAL_SLOTS);
+  // Per slot, its segment (low 2 bits) and its hits not yet passed to the
+  // sketch (the rest, at most 15): one byte read on a hit, not two arrays.
+  #meta = new Uint8Array(INITIAL_SLOTS);
+  // #hits when every pending hit was last passed to the sketch.
   #flushedAt = 0;
   #flushEvery: number;
-  #segments = new Uint8Array(INITIAL_SLOTS);
   #next = new Uint32Array(INITIAL_SLOTS);
   #prev = new Uint32Array(INITIAL_SLOTS);
   #free: number[] = [];
@@ -116,17 +121,23 @@ export class TinyLfuCache<V extends { readonly length: number }> {
       return undefined;
     }
     this.#hits++;
+    this.#touch(slot);
+    return this.#values[slot];
+  }
+
+  // A hit: count it, and move the entry up its segment (or to protected).
+  #touch(slot: number): void {
     // Counted beside the entry, and passed to the sketch when it matters
     // (see #flush): the sketch's random cache lines made a group's hit ~2x
     // slower than npm:lru-cache's, the pending counts cost next to nothing.
-    // Saturating: the sketch counts to 15 anyway.
-    const pending = this.#pending[slot];
-    if (pending !== 255) this.#pending[slot] = pending + 1;
-    const segment = this.#segments[slot];
+    // Saturating: the sketch counts to 15 anyway, and a popular entry's
+    // hits then write nothing.
+    const meta = this.#meta[slot];
+    if (meta < PENDING_MAX) this.#meta[slot] = meta + PENDING_ONE;
+    const segment = meta & SEGMENT_MASK;
     if (segment === PROBATION) {
       this.#promote(slot);
     } else if (this.#next[segment] !== slot) {
-      // #unlink and #link by hand: this is every hit.
       const next = this.#next;
       const prev = this.#prev;
       const before = prev[slot];
@@ -139,7 +150,6 @@ export class TinyLfuCache<V extends { readonly length: number }> {
       prev[first] = slot;
       next[segment] = slot;
     }
-    return this.#values[slot];
   }
 
   /** Counts a request for a key that missed, which admission weighs later. */
@@ -189,7 +199,7 @@ export class TinyLfuCache<V extends { readonly length: number }> {
     let slot = this.#map.get(key);
     let segment = WINDOW;
     if (slot !== undefined) {
-      segment = this.#segments[slot];
+      segment = this.#meta[slot] & SEGMENT_MASK;
       this.#take(slot);
     } else {
       slot = this.#free.pop() ?? this.#newSlot();
@@ -301,10 +311,10 @@ export class TinyLfuCache<V extends { readonly length: number }> {
   }
 
   #flush(slot: number): void {
-    const times = this.#pending[slot];
+    const times = this.#meta[slot] >>> PENDING_SHIFT;
     if (times === 0) return;
     this.#sketch.increment(this.#hashes[slot], times);
-    this.#pending[slot] = 0;
+    this.#meta[slot] &= SEGMENT_MASK;
   }
 
   // Every entry's pending hits, often enough that the sketch ages on time
@@ -312,7 +322,7 @@ export class TinyLfuCache<V extends { readonly length: number }> {
   // entry's many hits cost one update.
   #flushAll(): void {
     for (let slot = SENTINELS; slot < this.#keys.length; slot++) {
-      if (this.#pending[slot] !== 0) this.#flush(slot);
+      if (this.#meta[slot] >= PENDING_ONE) this.#flush(slot);
     }
     this.#flushedAt = this.#hits;
   }
@@ -345,7 +355,7 @@ export class TinyLfuCache<V extends { readonly length: number }> {
 
   // Links `slot` as the most recent of `segment` and counts its bytes there.
   #put(slot: number, segment: number): void {
-    this.#segments[slot] = segment;
+    this.#meta[slot] = (this.#meta[slot] & ~SEGMENT_MASK) | segment;
     this.#segmentBytes[segment] += this.#sizes[slot];
     this.#bytes += this.#sizes[slot];
     this.#link(slot, segment);
@@ -354,7 +364,7 @@ export class TinyLfuCache<V extends { readonly length: number }> {
   // Unlinks `slot` and stops counting its bytes.
   #take(slot: number): void {
     this.#unlink(slot);
-    this.#segmentBytes[this.#segments[slot]] -= this.#sizes[slot];
+    this.#segmentBytes[this.#meta[slot] & SEGMENT_MASK] -= this.#sizes[slot];
     this.#bytes -= this.#sizes[slot];
   }
 
@@ -389,8 +399,7 @@ export class TinyLfuCache<V extends { readonly length: number }> {
       this.#sizes = grow(this.#sizes, new Float64Array(grown));
       this.#expires = grow(this.#expires, new Float64Array(grown));
       this.#hashes = grow(this.#hashes, new Uint32Array(grown));
-      this.#pending = grow(this.#pending, new Uint8Array(grown));
-      this.#segments = grow(this.#segments, new Uint8Array(grown));
+      this.#meta = grow(this.#meta, new Uint8Array(grown));
       this.#next = grow(this.#next, new Uint32Array(grown));
       this.#prev = grow(this.#prev, new Uint32Array(grown));
     }
