@@ -26,7 +26,7 @@ Options:
                              counts its key, its value and ~1 KiB     [32MiB]
   --stale-while-revalidate duration
                              the nodes' staleWhileRevalidate: values with a
-                             TTL say so in Cache-Control; 0 sends none   [0]
+                             TTL say so in Cache-Control (0: off)     [0]
   --token-file file          PUT and DELETE need "Authorization: Bearer <token>"
                              with the token in this file (or $${SECRET_ENV.token})
   --token-reads              GETs need the token too

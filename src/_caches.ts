@@ -18,7 +18,21 @@ import { utf8Length } from "./_utf8.ts";
  */
 export const ENTRY_OVERHEAD = 1024;
 
-/** Which eviction policy a group's main cache follows. */
+/**
+ * Which eviction policy a group's main cache follows: W-TinyLFU (the
+ * default) or plain LRU.
+ *
+ * @example Keep the old LRU for one group
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CachePolicy, Group } from "@mccache/core";
+ *
+ * const policy: CachePolicy = "lru";
+ * const group = new Group({ name: "recent", maxBytes: 1 << 20, policy, getter: (key) => key });
+ * await group.get("a");
+ * assert.equal(group.cacheStats("main").rejected, 0); // LRU admits everything
+ * ```
+ */
 export type CachePolicy = "tinylfu" | "lru";
 
 /** A value and when it expires (ms on the group's clock; 0 = never). */

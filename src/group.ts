@@ -128,6 +128,34 @@ export { ENTRY_OVERHEAD } from "./_caches.ts";
  * assert((await scores.get("Tom")).text() === "630");
  * assert(scores.stats().localLoads === 1);
  * ```
+ *
+ * @example Remember misses, and serve a stale value when the source fails
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Group, NotFoundError } from "@mccache/core";
+ *
+ * let now = 0;
+ * let up = true;
+ * const prices = new Group({
+ *   name: "prices",
+ *   maxBytes: 1 << 20,
+ *   ttl: 60_000,
+ *   staleIfError: 3_600_000, // an hour past the TTL, if the database is down
+ *   notFoundTtl: 10_000,
+ *   now: () => now,
+ *   getter: (key) => {
+ *     if (!up) throw new Error("database down");
+ *     if (key !== "apple") throw new NotFoundError(`no price for ${key}`);
+ *     return "1.20";
+ *   },
+ * });
+ * await prices.get("apple");
+ * await prices.get("kiwi").catch(() => {}); // remembered for 10 s
+ * up = false;
+ * now += 120_000;
+ * assert.equal((await prices.get("apple")).text(), "1.20");
+ * assert.equal(prices.stats().staleServed, 1);
+ * ```
  */
 export class Group {
   #name: string;

@@ -84,6 +84,7 @@ Deno.test({
         "--prefix",
         "--timeout",
         "--hot-ttl",
+        "--stale-while-revalidate",
         "--hot-bytes",
         "--max-value-bytes",
         "--debug-headers",
