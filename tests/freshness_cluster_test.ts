@@ -76,10 +76,10 @@ Deno.test({
         await assert.rejects(c.clients[i % 3].get("fresh", "absent"), { code: NOT_FOUND });
       }));
     }
-    const elapsed = Date.now() - started;
-    // The 1,000 gets take well under the 3 s they are remembered for.
-    assert.ok(elapsed < NOT_FOUND_TTL, `1,000 gets took ${elapsed} ms`);
-    assert.equal(c.origin.loadsOf("absent"), 1);
+    // At most one load per notFoundTtl (the 1,000 gets take 1-5 s, on a busy machine).
+    const windows = 1 + Math.floor((Date.now() - started) / NOT_FOUND_TTL);
+    const loads = c.origin.loadsOf("absent");
+    assert.ok(loads >= 1 && loads <= windows, `${loads} loads in ${windows} windows`);
     // Once the owner forgets, the next get loads again: once.
     const before = c.origin.loadsOf("absent");
     await waitFor(
