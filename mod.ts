@@ -41,6 +41,7 @@ export {
 export type { Getter, GetterFunc, GetterResult, GetterValue } from "./src/getter.ts";
 export {
   type CacheEntry,
+  type CachePolicy,
   ENTRY_OVERHEAD,
   type GetOptions,
   Group,

@@ -110,6 +110,7 @@ export const GATEWAY_FLAGS = {
   timeout: { type: "string", default: "2s" },
   "max-value-bytes": { type: "string", default: "1MiB" },
   "hot-ttl": { type: "string", default: "0" },
+  "stale-while-revalidate": { type: "string", default: "0" },
   "hot-bytes": { type: "string", default: "32MiB" },
   "debug-headers": { type: "boolean", default: false },
   "token-file": { type: "string" },

@@ -48,6 +48,9 @@ Options:
                              0 turns the gateway hot cache off        [0]
   --hot-bytes size           budget of the gateway hot cache; an entry
                              counts its key, its value and ~1 KiB     [32MiB]
+  --stale-while-revalidate duration
+                             the nodes' staleWhileRevalidate: values with a
+                             TTL say so in Cache-Control (0: off)     [0]
   --token-file file          PUT and DELETE need "Authorization: Bearer <token>"
                              with the token in this file (or $${SECRET_ENV.token})
   --token-reads              GETs need the token too
@@ -98,6 +101,10 @@ async function main(): Promise<void> {
     bodyTimeout: positiveDuration(flags["body-timeout"], "--body-timeout"),
     hotTtl: parseDuration(flags["hot-ttl"], "--hot-ttl"),
     hotBytes: parseBytes(flags["hot-bytes"], "--hot-bytes"),
+    staleWhileRevalidate: parseDuration(
+      flags["stale-while-revalidate"],
+      "--stale-while-revalidate",
+    ),
     debugHeaders: flags["debug-headers"],
     token: token(flags),
     tokenReads: flags["token-reads"],

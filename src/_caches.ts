@@ -3,6 +3,7 @@
 // peers. Private to group.ts.
 import type { ByteView } from "./byte_view.ts";
 import { LruCache } from "./lru.ts";
+import { TinyLfuCache } from "./_tiny_lfu.ts";
 import type { CacheStats, CacheType } from "./stats.ts";
 import { utf8Length } from "./_utf8.ts";
 
@@ -17,10 +18,33 @@ import { utf8Length } from "./_utf8.ts";
  */
 export const ENTRY_OVERHEAD = 1024;
 
+/**
+ * Which eviction policy a group's main cache follows: W-TinyLFU (the
+ * default) or plain LRU.
+ *
+ * @example Keep the old LRU for one group
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CachePolicy, Group } from "@mccache/core";
+ *
+ * const policy: CachePolicy = "lru";
+ * const group = new Group({ name: "recent", maxBytes: 1 << 20, policy, getter: (key) => key });
+ * await group.get("a");
+ * assert.equal(group.cacheStats("main").rejected, 0); // LRU admits everything
+ * ```
+ */
+export type CachePolicy = "tinylfu" | "lru";
+
 /** A value and when it expires (ms on the group's clock; 0 = never). */
 export interface Cached {
   view: ByteView;
   expiresAt: number;
+  /** Milliseconds past `expiresAt` it is served while one load refreshes it. */
+  staleWhileRevalidate?: number;
+  /** Milliseconds past `expiresAt` it is served when its load fails. */
+  staleIfError?: number;
+  /** A remembered NotFoundError; `view` holds its message. */
+  missing?: boolean;
 }
 
 /**
@@ -29,53 +53,78 @@ export interface Cached {
  * promise.
  */
 export class Slot {
-  readonly view: ByteView;
+  readonly cached: Cached;
   #promise: Promise<ByteView> | undefined;
-  constructor(view: ByteView) {
-    this.view = view;
+  /**
+   * Whether a hit may just return the value: false for remembered misses and
+   * for values with stale windows, whose cache entry outlives their TTL.
+   */
+  readonly plain: boolean;
+  constructor(cached: Cached) {
+    this.cached = cached;
+    this.plain = !cached.missing && staleFor(cached) === 0;
+  }
+  get view(): ByteView {
+    return this.cached.view;
   }
   get promise(): Promise<ByteView> {
-    return this.#promise ??= Promise.resolve(this.view);
+    return this.#promise ??= Promise.resolve(this.cached.view);
   }
   get length(): number {
-    return this.view.length;
+    return this.cached.view.length;
   }
 }
 
+function staleFor(cached: Cached): number {
+  if (cached.expiresAt === 0) return 0;
+  return Math.max(cached.staleWhileRevalidate ?? 0, cached.staleIfError ?? 0);
+}
+
+// The LRU main cache, with the two calls the W-TinyLFU one has for Caches.
+class MainLru extends LruCache<Slot> {
+  evictTo(limit: number): void {
+    while (this.bytes > limit && this.removeOldest());
+  }
+  record(_key: string): void {}
+}
+
 export class Caches {
-  readonly main: LruCache<Slot>;
+  readonly main: MainLru | TinyLfuCache<Slot>;
   readonly hot: LruCache<Slot>;
   #maxBytes: number;
 
-  constructor(maxBytes: number, overhead: number, now: () => number) {
+  constructor(
+    maxBytes: number,
+    overhead: number,
+    options: { now: () => number; random: () => number; policy: CachePolicy },
+  ) {
     this.#maxBytes = maxBytes;
+    const { now, random } = options;
     const sizeOf = (key: string, slot: Slot) => utf8Length(key) + slot.length + overhead;
-    this.main = new LruCache({ now, sizeOf });
+    this.main = options.policy === "lru"
+      ? new MainLru({ now, sizeOf })
+      : new TinyLfuCache({ maxBytes, now, sizeOf, random });
     this.hot = new LruCache({ now, sizeOf });
   }
 
-  /** The live entry for `key` and when it expires (counts a lookup). */
-  lookup(key: string): Cached | undefined {
-    let cache = this.main;
-    let slot = cache.get(key);
-    if (slot === undefined) {
-      cache = this.hot;
-      slot = cache.get(key);
-    }
-    return slot && { view: slot.view, expiresAt: cache.expiresAt(key) ?? 0 };
+  /** The live entry for `key`, stale ones included (counts a lookup). */
+  lookup(key: string): Slot | undefined {
+    return this.main.get(key) ?? this.hot.get(key);
   }
 
   /** Adds to one cache, then evicts until both fit the budget together. */
   add(key: string, cached: Cached, which: CacheType): void {
     if (this.#maxBytes === 0) return;
     const { main, hot } = this;
-    (which === "hot" ? hot : main).add(key, new Slot(cached.view), { expiresAt: cached.expiresAt });
-    while (main.bytes + hot.bytes > this.#maxBytes) {
-      // Evict from the hot cache first once it holds more than 1/8 of the
-      // main cache: hot copies are cheap to fetch again from their owners.
-      const victim = hot.bytes > main.bytes / 8 ? hot : main;
-      if (!victim.removeOldest()) break;
-    }
+    const slot = new Slot(cached);
+    const expiresAt = cached.expiresAt === 0 ? 0 : cached.expiresAt + staleFor(cached);
+    (which === "hot" ? hot : main).add(key, slot, { expiresAt });
+    // Evict from the hot cache first once it holds more than 1/8 of the
+    // main cache: hot copies are cheap to fetch again from their owners.
+    const max = this.#maxBytes;
+    while (main.bytes + hot.bytes > max && hot.bytes > main.bytes / 8 && hot.removeOldest());
+    main.evictTo(max - hot.bytes);
+    while (main.bytes + hot.bytes > max && hot.removeOldest());
   }
 
   remove(key: string): void {

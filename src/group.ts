@@ -5,23 +5,23 @@
  */
 
 import { ByteView } from "./byte_view.ts";
-import { NotFoundError, PeerError, UnsupportedError } from "./errors.ts";
+import { PeerError, UnsupportedError } from "./errors.ts";
 import { validateKey } from "./key.ts";
-import { type Cached, Caches, ENTRY_OVERHEAD } from "./_caches.ts";
+import { type Cached, type CachePolicy, Caches, ENTRY_OVERHEAD } from "./_caches.ts";
 import { noPeers, type PeerGetter, type PeerPicker } from "./peers.ts";
-import { SingleFlight } from "./singleflight.ts";
-import { Table } from "./_table.ts";
+import { Loader } from "./_loader.ts";
 import type { CacheStats, CacheType, GroupStats } from "./stats.ts";
 import type { GroupRegistry } from "./registry.ts";
 import {
   checkTtl,
+  checkWindow,
+  entryOf,
+  type Freshness,
   type Getter,
-  type GetterFunc,
-  type GetterResult,
-  isGetterValue,
-  toByteView,
   toGetterFunc,
 } from "./getter.ts";
+
+export type { CachePolicy } from "./_caches.ts";
 
 /** Options for {@linkcode Group}. */
 export interface GroupOptions {
@@ -48,6 +48,36 @@ export interface GroupOptions {
    * @default {ENTRY_OVERHEAD}
    */
   entryOverhead?: number;
+  /**
+   * How the main cache picks what to keep. `"tinylfu"` (W-TinyLFU) admits a
+   * new key only once it is asked for more often than the entry it would
+   * push out, so scans and one-time keys do not flush popular ones; `"lru"`
+   * keeps the most recently used, as groupcache does. The hot cache is LRU
+   * either way.
+   * @default {"tinylfu"}
+   */
+  policy?: CachePolicy;
+  /**
+   * Milliseconds the owner remembers that the getter threw `NotFoundError`
+   * for a key, answering it again without a load; 0 forgets at once. The
+   * entry counts against the budget, and `set` replaces it.
+   * @default {0}
+   */
+  notFoundTtl?: number;
+  /**
+   * Milliseconds past a value's TTL during which it is still served, at
+   * once, while one background load refreshes it (HTTP's
+   * `stale-while-revalidate`). Values without a TTL never go stale.
+   * @default {0}
+   */
+  staleWhileRevalidate?: number;
+  /**
+   * Milliseconds past a value's TTL during which a failed load (not
+   * `NotFoundError`) answers with the old value instead of the error
+   * (HTTP's `stale-if-error`).
+   * @default {0}
+   */
+  staleIfError?: number;
 }
 
 /**
@@ -109,27 +139,44 @@ export { ENTRY_OVERHEAD } from "./_caches.ts";
  * assert((await scores.get("Tom")).text() === "630");
  * assert(scores.stats().localLoads === 1);
  * ```
+ *
+ * @example Remember misses, and serve a stale value when the source fails
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Group, NotFoundError } from "@mccache/core";
+ *
+ * let now = 0;
+ * let up = true;
+ * const prices = new Group({
+ *   name: "prices",
+ *   maxBytes: 1 << 20,
+ *   ttl: 60_000,
+ *   staleIfError: 3_600_000, // an hour past the TTL, if the database is down
+ *   notFoundTtl: 10_000,
+ *   now: () => now,
+ *   getter: (key) => {
+ *     if (!up) throw new Error("database down");
+ *     if (key !== "apple") throw new NotFoundError(`no price for ${key}`);
+ *     return "1.20";
+ *   },
+ * });
+ * await prices.get("apple");
+ * await prices.get("kiwi").catch(() => {}); // remembered for 10 s
+ * up = false;
+ * now += 120_000;
+ * assert.equal((await prices.get("apple")).text(), "1.20");
+ * assert.equal(prices.stats().staleServed, 1);
+ * ```
  */
 export class Group {
   #name: string;
-  #getter: GetterFunc;
   #peers: PeerPicker;
-  #ttl: number | undefined;
-  #random: () => number;
+  #freshness: Freshness;
   #now: () => number;
   #observe: LoadObserver | undefined;
   #caches: Caches;
   #maxBytes: number;
-  // Local loads and peer fetches dedupe separately: a request from a peer
-  // must never wait on a fetch that went back out to a peer, or two nodes
-  // whose rings disagree would wait on each other until the deadline.
-  #localFlight = new SingleFlight<Cached>();
-  #peerFlight = new SingleFlight<Cached>();
-  // The loads in flight per key. set and remove mark them stale: a load
-  // that began before a write keeps its result out of the cache, so it
-  // cannot put back the value the write replaced. Per key, so that writes to
-  // other keys cost nothing.
-  #loading = new Table<string, Set<{ stale: boolean }>>();
+  #loader: Loader;
   #stats: GroupStats = {
     gets: 0,
     cacheHits: 0,
@@ -140,6 +187,8 @@ export class Group {
     localLoads: 0,
     localLoadErrs: 0,
     serverRequests: 0,
+    staleServed: 0,
+    refreshes: 0,
   };
 
   /** Creates a group, and adds it to `options.registry` when given. */
@@ -158,19 +207,37 @@ export class Group {
       );
     }
     this.#name = name;
-    this.#getter = toGetterFunc(getter);
-    this.#ttl = options.ttl === undefined ? undefined : checkTtl(options.ttl, "create Group");
     this.#peers = options.peers ?? noPeers;
-    this.#random = options.random ?? Math.random;
     this.#now = options.now ?? Date.now;
-    const overhead = options.entryOverhead ?? ENTRY_OVERHEAD;
-    if (!Number.isSafeInteger(overhead) || overhead < 0) {
-      throw new RangeError(
-        `Cannot create Group: entryOverhead must be a non-negative integer: received ${overhead}`,
-      );
-    }
-    this.#caches = new Caches(maxBytes, overhead, this.#now);
+    const what = "create Group";
+    this.#freshness = {
+      ttl: options.ttl === undefined ? undefined : checkTtl(options.ttl, what),
+      staleWhileRevalidate: checkWindow(
+        options.staleWhileRevalidate ?? 0,
+        "staleWhileRevalidate",
+        what,
+      ),
+      staleIfError: checkWindow(options.staleIfError ?? 0, "staleIfError", what),
+    };
+    const random = options.random ?? Math.random;
+    this.#caches = new Caches(maxBytes, entryOverhead(options.entryOverhead), {
+      now: this.#now,
+      random,
+      policy: checkPolicy(options.policy ?? "tinylfu"),
+    });
     this.#maxBytes = maxBytes;
+    this.#loader = new Loader({
+      name,
+      getter: toGetterFunc(getter),
+      peers: () => this.#peers,
+      caches: this.#caches,
+      stats: this.#stats,
+      freshness: this.#freshness,
+      notFoundTtl: checkWindow(options.notFoundTtl ?? 0, "notFoundTtl", what),
+      random,
+      now: this.#now,
+      observe: () => this.#observe,
+    });
     options.registry?.add(this);
   }
 
@@ -255,11 +322,14 @@ export class Group {
     this.#stats.gets++;
     // Every way into the caches validates its key, so a hit needs no check.
     const slot = this.#caches.main.get(key) ?? this.#caches.hot.get(key);
-    if (slot !== undefined) {
+    if (slot?.plain) {
       this.#stats.cacheHits++;
       return slot.promise;
     }
-    return this.#miss(key, options).then((loaded) => loaded.view);
+    const loading = slot
+      ? this.#loader.answer(key, slot.cached, options)
+      : this.#loader.miss(key, options);
+    return loading.then((loaded) => loaded.view);
   }
 
   /**
@@ -278,12 +348,15 @@ export class Group {
    */
   getEntry(key: string, options?: GetOptions): Promise<CacheEntry> {
     this.#stats.gets++;
-    const cached = this.#caches.lookup(key);
-    if (cached !== undefined) {
+    const slot = this.#caches.lookup(key);
+    if (slot?.plain) {
       this.#stats.cacheHits++;
-      return Promise.resolve(this.#entry(cached));
+      return Promise.resolve(this.#entry(slot.cached));
     }
-    return this.#miss(key, options).then((loaded) => this.#entry(loaded));
+    const loading = slot
+      ? this.#loader.answer(key, slot.cached, options)
+      : this.#loader.miss(key, options);
+    return loading.then((loaded) => this.#entry(loaded));
   }
 
   /**
@@ -304,8 +377,9 @@ export class Group {
    * ```
    */
   cachedEntry(key: string): CacheEntry | undefined {
-    const cached = this.#caches.lookup(key);
-    if (cached === undefined) return undefined;
+    const cached = this.#caches.lookup(key)?.cached;
+    // Remembered misses and stale values take getEntry's way.
+    if (cached === undefined || cached.missing || !this.#loader.isFresh(cached)) return undefined;
     this.#stats.gets++;
     this.#stats.cacheHits++;
     return this.#entry(cached);
@@ -329,11 +403,12 @@ export class Group {
   async set(key: string, value: Uint8Array | string, options?: SetOptions): Promise<void> {
     validateKey(key);
     const view = ByteView.from(value);
-    const ttl = options?.ttl === undefined ? this.#ttl : checkTtl(options.ttl, "set");
-    this.#drop(key);
+    const ttl = options?.ttl === undefined ? this.#freshness.ttl : checkTtl(options.ttl, "set");
+    this.#loader.drop(key);
     const owner = options?.local ? undefined : this.#peers.pickPeer(key);
     if (owner === undefined) {
-      this.#caches.add(key, { view, expiresAt: this.#expiresAt(ttl) }, "main");
+      const freshness = { ...this.#freshness, ttl };
+      this.#caches.add(key, entryOf(view, freshness, this.#now()), "main");
     } else {
       if (owner.set === undefined) {
         throw new PeerError("Cannot set: the owner's transport has no set");
@@ -341,7 +416,7 @@ export class Group {
       await owner.set({ group: this.#name, key, value: view.unsafeBytes(), ttl }, options ?? {});
       // A fetch from the owner that began while it was being told may have
       // brought the old value back: drop it again.
-      this.#drop(key);
+      this.#loader.drop(key);
     }
     if (!options?.local) await this.#broadcastRemove(key, owner, options?.signal);
   }
@@ -365,7 +440,7 @@ export class Group {
    */
   async remove(key: string, options?: GetOptions): Promise<void> {
     validateKey(key);
-    this.#drop(key);
+    this.#loader.drop(key);
     if (options?.local) return;
     const owner = this.#peers.pickPeer(key);
     let ownerError: unknown;
@@ -373,7 +448,7 @@ export class Group {
       await owner.remove({ group: this.#name, key, local: true }, options ?? {}).catch((error) => {
         ownerError = error;
       });
-      this.#drop(key); // as in set: a fetch in between may have brought it back
+      this.#loader.drop(key); // as in set: a fetch in between may have brought it back
     }
     // An owner that cannot remove keys (the Go original's) refused it: nothing
     // changed anywhere, so nothing is dropped elsewhere either.
@@ -441,108 +516,6 @@ export class Group {
     return { value: view, ttl: expiresAt === 0 ? undefined : Math.max(1, expiresAt - this.#now()) };
   }
 
-  #miss(key: string, options: GetOptions | undefined): Promise<Cached> {
-    try {
-      validateKey(key);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    this.#stats.loads++;
-    const signal = options?.signal;
-    const peer = options?.local ? undefined : this.#peers.pickPeer(key);
-    if (peer === undefined) {
-      return this.#localFlight.do(key, (s) => this.#loadLocally(key, s), { signal });
-    }
-    return this.#peerFlight.do(key, (s) => this.#loadFromPeer(peer, key, s), { signal });
-  }
-
-  async #loadFromPeer(peer: PeerGetter, key: string, signal: AbortSignal): Promise<Cached> {
-    // A flight that just finished may have filled the cache while this one waited to start.
-    const cached = this.#caches.lookup(key);
-    if (cached !== undefined) return cached;
-    this.#stats.loadsDeduped++;
-    const load = this.#startLoad(key);
-    const started = this.#observe ? performance.now() : 0;
-    try {
-      const { value, ttl } = await peer.get({ group: this.#name, key }, { signal });
-      this.#observe?.("peer", performance.now() - started, "value");
-      this.#stats.peerLoads++;
-      const loaded = { view: ByteView.adopt(value), expiresAt: this.#expiresAt(ttl) };
-      // groupcache's rule: keep 1 in 10 peer values, so keys hot enough to be
-      // fetched often end up here while a scan of cold keys does not flush it.
-      if (!load.stale && this.#random() * 10 < 1) this.#caches.add(key, loaded, "hot");
-      return loaded;
-    } catch (error) {
-      this.#observe?.("peer", performance.now() - started, outcomeOf(error));
-      if (error instanceof NotFoundError || signal.aborted) throw error;
-      this.#stats.peerErrors++;
-    } finally {
-      this.#endLoad(key, load);
-    }
-    return this.#localFlight.do(key, (s) => this.#loadLocally(key, s), { signal });
-  }
-
-  async #loadLocally(key: string, signal: AbortSignal): Promise<Cached> {
-    const cached = this.#caches.lookup(key);
-    if (cached !== undefined) return cached;
-    this.#stats.loadsDeduped++;
-    const load = this.#startLoad(key);
-    let loaded: Cached;
-    const started = this.#observe ? performance.now() : 0;
-    try {
-      loaded = this.#toLoaded(key, await this.#getter(key, { signal }));
-      this.#observe?.("getter", performance.now() - started, "value");
-    } catch (error) {
-      this.#observe?.("getter", performance.now() - started, outcomeOf(error));
-      this.#stats.localLoadErrs++;
-      throw error;
-    } finally {
-      this.#endLoad(key, load);
-    }
-    this.#stats.localLoads++;
-    if (!load.stale) this.#caches.add(key, loaded, "main");
-    return loaded;
-  }
-
-  #startLoad(key: string): { stale: boolean } {
-    const load = { stale: false };
-    let loads = this.#loading.get(key);
-    if (loads === undefined) this.#loading.set(key, loads = new Set());
-    loads.add(load);
-    return load;
-  }
-
-  #endLoad(key: string, load: { stale: boolean }): void {
-    const loads = this.#loading.get(key)!;
-    loads.delete(load);
-    if (loads.size === 0) this.#loading.delete(key);
-  }
-
-  // Drops this node's copies of `key` and keeps loads in flight from putting one back.
-  #drop(key: string): void {
-    this.#caches.remove(key);
-    for (const load of this.#loading.get(key) ?? []) load.stale = true;
-  }
-
-  #toLoaded(key: string, result: GetterResult): Cached {
-    if (isGetterValue(result)) {
-      return { view: toByteView(result), expiresAt: this.#expiresAt(this.#ttl) };
-    }
-    const value = (result as { value?: unknown } | null)?.value;
-    if (!isGetterValue(value)) {
-      throw new TypeError(
-        `Cannot load ${JSON.stringify(key)} in group ${this.#name}: ` +
-          `the getter must return a Uint8Array, a string, a ByteView or { value, ttl }`,
-      );
-    }
-    const ttl = result.ttl === undefined ? this.#ttl : checkTtl(result.ttl, "load");
-    return { view: toByteView(value), expiresAt: this.#expiresAt(ttl) };
-  }
-
-  #expiresAt(ttl: number | undefined): number {
-    return ttl === undefined ? 0 : this.#now() + ttl;
-  }
-
   async #broadcastRemove(
     key: string,
     skip: PeerGetter | undefined,
@@ -557,6 +530,20 @@ export class Group {
   }
 }
 
-function outcomeOf(error: unknown): "not_found" | "error" {
-  return error instanceof NotFoundError ? "not_found" : "error";
+function entryOverhead(overhead = ENTRY_OVERHEAD): number {
+  if (!Number.isSafeInteger(overhead) || overhead < 0) {
+    throw new RangeError(
+      `Cannot create Group: entryOverhead must be a non-negative integer: received ${overhead}`,
+    );
+  }
+  return overhead;
+}
+
+function checkPolicy(policy: CachePolicy): CachePolicy {
+  if (policy !== "tinylfu" && policy !== "lru") {
+    throw new TypeError(
+      `Cannot create Group: policy must be "tinylfu" or "lru": received ${JSON.stringify(policy)}`,
+    );
+  }
+  return policy;
 }

@@ -79,6 +79,7 @@ export class LruCache<V extends { readonly length: number }> {
   #gets = 0;
   #hits = 0;
   #evictions = 0;
+  #admitted = 0;
 
   /** Creates an empty cache. */
   constructor(options: LruCacheOptions<V> = {}) {
@@ -203,6 +204,7 @@ export class LruCache<V extends { readonly length: number }> {
       slot = this.#free.pop() ?? this.#newSlot();
       this.#map.set(key, slot);
       this.#keys[slot] = key;
+      this.#admitted++;
     }
     this.#values[slot] = value;
     this.#sizes[slot] = size;
@@ -297,6 +299,8 @@ export class LruCache<V extends { readonly length: number }> {
       gets: this.#gets,
       hits: this.#hits,
       evictions: this.#evictions,
+      admitted: this.#admitted,
+      rejected: 0,
     };
   }
 

@@ -17,7 +17,15 @@ Deno.test("LruCache evicts the oldest entry once maxBytes is exceeded", () => {
   assert.deepEqual(evicted, ["b"]);
   assert.equal(cache.bytes, 10);
   assert.ok(cache.peek("a") && cache.peek("c") && !cache.peek("b"));
-  assert.deepEqual(cache.stats(), { bytes: 10, items: 2, gets: 1, hits: 1, evictions: 1 });
+  assert.deepEqual(cache.stats(), {
+    bytes: 10,
+    items: 2,
+    gets: 1,
+    hits: 1,
+    evictions: 1,
+    admitted: 3,
+    rejected: 0,
+  });
 });
 
 Deno.test("LruCache counts key bytes as UTF-8 and accounts for replaced values", () => {

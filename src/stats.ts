@@ -38,6 +38,13 @@ export interface GroupStats {
   localLoadErrs: number;
   /** Requests that arrived through a server (from a peer or a gateway). */
   serverRequests: number;
+  /**
+   * Gets answered with a value past its TTL: within `staleWhileRevalidate`
+   * while it was refreshed, or within `staleIfError` when its load failed.
+   */
+  staleServed: number;
+  /** Background loads started to refresh a value served stale. */
+  refreshes: number;
 }
 
 /**
@@ -63,8 +70,15 @@ export interface CacheStats {
   gets: number;
   /** Lookups that found a live entry. */
   hits: number;
-  /** Entries evicted to make room. */
+  /** Entries evicted to make room (rejected candidates included). */
   evictions: number;
+  /**
+   * New entries let in: under W-TinyLFU, those that passed from the window to
+   * the main space; under LRU, every new entry.
+   */
+  admitted: number;
+  /** W-TinyLFU candidates turned away as less frequent than their victims (LRU: always 0). */
+  rejected: number;
 }
 
 /** Which of a group's two caches: the keys it owns, or hot copies of other nodes' keys. */

@@ -87,6 +87,7 @@ Deno.test({
         "--prefix",
         "--timeout",
         "--hot-ttl",
+        "--stale-while-revalidate",
         "--hot-bytes",
         "--max-value-bytes",
         "--body-timeout",

@@ -22,12 +22,16 @@ const GROUP_COUNTERS: [keyof GroupStats, string, string][] = [
   ["localLoads", "mccache_local_loads_total", "Successful getter calls"],
   ["localLoadErrs", "mccache_local_load_errors_total", "Failed getter calls"],
   ["serverRequests", "mccache_server_requests_total", "Requests that came in over gRPC"],
+  ["staleServed", "mccache_stale_served_total", "Gets answered with a value past its TTL"],
+  ["refreshes", "mccache_refreshes_total", "Background loads of values served stale"],
 ];
 
 const CACHE_COUNTERS: [keyof CacheStats, string, string][] = [
   ["gets", "mccache_cache_gets_total", "Cache lookups"],
   ["hits", "mccache_cache_lookup_hits_total", "Cache lookups that found a live entry"],
   ["evictions", "mccache_cache_evictions_total", "Entries evicted for space"],
+  ["admitted", "mccache_cache_admitted_total", "New entries let into the cache"],
+  ["rejected", "mccache_cache_rejected_total", "Candidates turned away by W-TinyLFU admission"],
 ];
 
 const CACHE_GAUGES: [keyof CacheStats, string, string][] = [

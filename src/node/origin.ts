@@ -37,8 +37,10 @@ const MAX_NEGATIVE_KEYS = 10_000;
  * Returns a getter that fetches `template` with `{key}` replaced by the
  * URL-encoded key. 404 means not found; any other non-2xx status or a network
  * failure is an error (never cached). `Cache-Control: max-age=N` becomes the
- * value's TTL. A body over `maxBodyBytes` is never read whole: it fails the
- * load, and loads of that key fail alike for `negativeTtl` without a fetch.
+ * value's TTL, and with it `stale-while-revalidate=N` and `stale-if-error=N`
+ * its stale windows (the group's own apply where the origin gives none). A
+ * body over `maxBodyBytes` is never read whole: it fails the load, and loads
+ * of that key fail alike for `negativeTtl` without a fetch.
  *
  * @example
  * ```ts
@@ -95,10 +97,19 @@ export function originGetter(template: string, options: OriginGetterOptions = {}
       if (error instanceof OriginTooLargeError) tooLarge.set(key, error);
       throw error;
     }
-    const maxAge = /(?:^|,)\s*max-age=(\d+)/.exec(response.headers.get("cache-control") ?? "");
-    const ttl = maxAge && Number(maxAge[1]) > 0 ? Number(maxAge[1]) * 1000 : undefined;
-    return ttl === undefined ? value : { value, ttl };
+    const cacheControl = response.headers.get("cache-control") ?? "";
+    const ttl = seconds(cacheControl, "max-age");
+    if (ttl === undefined || ttl === 0) return value;
+    const staleWhileRevalidate = seconds(cacheControl, "stale-while-revalidate");
+    const staleIfError = seconds(cacheControl, "stale-if-error");
+    return { value, ttl, staleWhileRevalidate, staleIfError };
   };
+}
+
+// A Cache-Control directive's seconds, in milliseconds (RFC 9111, RFC 5861).
+function seconds(cacheControl: string, directive: string): number | undefined {
+  const match = new RegExp(`(?:^|,)\\s*${directive}=(\\d+)`, "i").exec(cacheControl);
+  return match ? Number(match[1]) * 1000 : undefined;
 }
 
 /**

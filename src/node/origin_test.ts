@@ -1,7 +1,7 @@
 // The origin getter against a local Deno.serve that counts its requests.
 import assert from "node:assert/strict";
-import type { ByteView } from "../byte_view.ts";
-import { errorStatus } from "../errors.ts";
+import { ByteView } from "../byte_view.ts";
+import { errorStatus, NotFoundError } from "../errors.ts";
 import { originGetter, OriginTooLargeError } from "./origin.ts";
 
 /** A body per key: `bytes` of them, with a Content-Length or streamed without one. */
@@ -87,4 +87,43 @@ Deno.test("originGetter refuses a bad maxBodyBytes or negativeTtl", () => {
     RangeError,
   );
   assert.throws(() => originGetter("http://127.0.0.1/{key}", { negativeTtl: 0.5 }), RangeError);
+});
+
+Deno.test("originGetter takes the TTL and stale windows from the origin's Cache-Control", async (t) => {
+  const headers: Record<string, string> = {
+    fresh: "public, max-age=60",
+    stale: "max-age=10, stale-while-revalidate=30, Stale-If-Error=3600",
+    none: "no-store",
+    zero: "max-age=0, stale-if-error=60",
+  };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    const key = new URL(request.url).pathname.slice(1);
+    if (!(key in headers)) return new Response("no", { status: 404 });
+    return new Response(key, { headers: { "cache-control": headers[key] } });
+  });
+  try {
+    const get = originGetter(`http://127.0.0.1:${server.addr.port}/{key}`);
+    const signal = new AbortController().signal;
+    const cases: [string, unknown][] = [
+      ["fresh", { ttl: 60_000, staleWhileRevalidate: undefined, staleIfError: undefined }],
+      ["stale", { ttl: 10_000, staleWhileRevalidate: 30_000, staleIfError: 3_600_000 }],
+      ["none", undefined],
+      ["zero", undefined],
+    ];
+    for (const [key, expected] of cases) {
+      await t.step(key, async () => {
+        const result = await get(key, { signal });
+        if (expected === undefined) {
+          assert.ok(result instanceof ByteView);
+        } else {
+          const { value, ...rest } = result as { value: ByteView };
+          assert.equal(value.text(), key);
+          assert.deepEqual(rest, expected);
+        }
+      });
+    }
+    await assert.rejects(Promise.resolve(get("absent", { signal })), NotFoundError);
+  } finally {
+    await server.shutdown();
+  }
 });

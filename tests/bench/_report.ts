@@ -25,6 +25,8 @@ export interface ScenarioResult extends MeasuredLoad {
   nodeHitRatio: number | null;
   /** Gateway hot-cache hits over its lookups; null when the gateway has none. */
   hotHitRatio: number | null;
+  /** Loads from the origin per second during the run, summed over nodes (what the cache spares). */
+  originLoadsPerSecond: number | null;
 }
 
 /** Memory of one process after the runs (VmRSS and VmHWM). */
@@ -40,7 +42,13 @@ export const BARE_NAME = "bare Deno.serve, 100 B";
 
 /** A run of the bare server as a row among the scenarios' (ratio 1). */
 export function bareRow(baseline: MeasuredLoad, connections: number): ScenarioResult {
-  const row = { name: BARE_NAME, connections, nodeHitRatio: null, hotHitRatio: null };
+  const row = {
+    name: BARE_NAME,
+    connections,
+    nodeHitRatio: null,
+    hotHitRatio: null,
+    originLoadsPerSecond: null,
+  };
   return { ...row, ...baseline, baselineRps: baseline.rps, ratio: 1 };
 }
 
@@ -87,6 +95,7 @@ function scenarioRow(r: ScenarioResult) {
     errors: String(r.statusErrors + r.socketErrors),
     "node hits": percent(r.nodeHitRatio),
     "gw hot hits": percent(r.hotHitRatio),
+    "origin loads/s": r.originLoadsPerSecond === null ? "" : r.originLoadsPerSecond.toFixed(0),
     // Microseconds of CPU per request: the answering process, the nodes
     // behind it, everything else busy (mostly the load generator).
     "cpu µs: server": micros(r.cpu.serverUs),

@@ -120,6 +120,8 @@ export async function waitForMembers(
 export interface Counters {
   gets: number;
   hits: number;
+  /** Getter calls, i.e. loads from the origin, summed over the nodes. */
+  loads: number;
   hotGets: number;
   hotHits: number;
 }
@@ -131,6 +133,10 @@ export async function readCounters(nodeHttpAddrs: string[], gateway: string): Pr
   return {
     gets: nodes.reduce((n, f) => n + sum(f, "mccache_gets_total"), 0),
     hits: nodes.reduce((n, f) => n + sum(f, "mccache_cache_hits_total"), 0),
+    loads: nodes.reduce(
+      (n, f) => n + sum(f, "mccache_local_loads_total") + sum(f, "mccache_local_load_errors_total"),
+      0,
+    ),
     // Counters since issue 20; a --base checkout before it has the gauges.
     hotGets: sum(hot, "mccache_gateway_hot_cache_gets_total") ||
       sum(hot, "mccache_gateway_hot_cache_gets"),

@@ -291,6 +291,7 @@ async function runScenario(
     connections,
     ...result,
     ...hitRatios(before, after, scenario.hotGateway ?? false),
+    originLoadsPerSecond: (after.loads - before.loads) / result.seconds,
   };
 }
 
