@@ -134,13 +134,19 @@ export class GrpcPeer implements PeerGetter {
       // Given up on only when the peer answers nothing at all, not even a
       // ping: a slow load on a live peer is waited for (one load per key).
       const budget = health.budget(addr);
+      let settled = false;
       const check = async () => {
-        if (health.silentFor(addr) < budget || await health.ping(addr)) {
-          timer = setTimeout(check, budget);
-        } else reject(new PeerError(`${addr} answered nothing within ${budget} ms`));
+        const alive = health.silentFor(addr) < budget || await health.ping(addr);
+        // The call may have ended during the ping: nothing more to watch.
+        if (settled) return;
+        if (alive) timer = setTimeout(check, budget);
+        else reject(new PeerError(`${addr} answered nothing within ${budget} ms`));
       };
       let timer = setTimeout(check, budget);
-      call.then(resolve, reject).finally(() => clearTimeout(timer));
+      call.then(resolve, reject).finally(() => {
+        settled = true;
+        clearTimeout(timer);
+      });
     });
   }
 
