@@ -5,8 +5,8 @@
 import * as grpc from "@grpc/grpc-js";
 import { fromServiceError } from "../src/grpc/status.ts";
 import { CacheClient, type StatsResponse } from "../src/grpc/_proto.ts";
-import { freePort } from "./_ports.ts";
-import { waitFor } from "./_wait.ts";
+import { freePort } from "../src/_testing/ports.ts";
+import { waitFor } from "../src/_testing/wait.ts";
 
 export { waitFor };
 

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import http2 from "node:http2";
 import { startGatewayProcess, startNodeProcess, waitFor } from "./_cluster.ts";
-import { freePort } from "./_ports.ts";
+import { freePort } from "../src/_testing/ports.ts";
 // The byte budget is metered through the seam that tests/ cannot import:
 // with the seam off (see src/grpc/_direct_stream.ts) these tests are ignored.
 const DIRECT_STREAM_OFF = Deno.env.get("GRPC_MCCACHE_DIRECT_STREAM") === "off";

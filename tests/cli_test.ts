@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { V8_FLAGS } from "../cli/start.ts";
-import { freePort } from "./_ports.ts";
+import { freePort } from "../src/_testing/ports.ts";
 import {
   GATEWAY_V8_FLAGS,
   NODE_V8_FLAGS,

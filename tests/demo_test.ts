@@ -1,7 +1,7 @@
 // `deno task demo`, run the way the README says, with the curl lines it
 // prints run by a shell: each must print what its comment promises.
 import assert from "node:assert/strict";
-import { freePort } from "./_ports.ts";
+import { freePort } from "../src/_testing/ports.ts";
 
 Deno.test({
   name:

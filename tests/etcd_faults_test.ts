@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { Etcd3 } from "etcd3";
-import { type EtcdProcess, startEtcd, startEtcdCluster } from "./_etcd.ts";
+import { type EtcdProcess, startEtcd, startEtcdCluster } from "../src/_testing/etcd.ts";
 import {
   type NodeProcess,
   Origin,

@@ -4,7 +4,7 @@
 // hints replayed when it is back). grpc-js keeps timers after its channels
 // close, so the sanitizers are off.
 import assert from "node:assert/strict";
-import { startEtcd } from "./_etcd.ts";
+import { startEtcd } from "../src/_testing/etcd.ts";
 import {
   type NodeProcess,
   Origin,
@@ -13,7 +13,7 @@ import {
   waitFor,
 } from "./_cluster.ts";
 import { failures, OpenLoop, quantile, summary } from "./_load.ts";
-import { freePort } from "./_ports.ts";
+import { freePort } from "../src/_testing/ports.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 const TIMEOUT_MS = 2000;

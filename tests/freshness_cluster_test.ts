@@ -3,7 +3,7 @@
 // keeps timers after its channels close, so the sanitizers are off.
 import assert from "node:assert/strict";
 import { NodeClient, type NodeProcess, startNodeProcess, waitFor } from "./_cluster.ts";
-import { freePort } from "./_ports.ts";
+import { freePort } from "../src/_testing/ports.ts";
 import { NOT_FOUND_TTL } from "./_freshness_groups.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };

@@ -3,7 +3,7 @@
 // grpc-js keeps timers after its channels close, so sanitizers are off.
 import assert from "node:assert/strict";
 import { HashRing, MAX_KEY_BYTES } from "../mod.ts";
-import { startEtcd } from "./_etcd.ts";
+import { startEtcd } from "../src/_testing/etcd.ts";
 import {
   type NodeProcess,
   Origin,
@@ -11,7 +11,7 @@ import {
   startNodeProcess,
   waitFor,
 } from "./_cluster.ts";
-import { freePort } from "./_ports.ts";
+import { freePort } from "../src/_testing/ports.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { startNodeProcess } from "./_cluster.ts";
-import { freePort } from "./_ports.ts";
+import { freePort } from "../src/_testing/ports.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 

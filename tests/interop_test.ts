@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
 import { HashRing } from "../mod.ts";
-import { startEtcd } from "./_etcd.ts";
+import { startEtcd } from "../src/_testing/etcd.ts";
 import { listenOnLoopback } from "../src/grpc/_testing.ts";
 import {
   NodeClient,
@@ -16,7 +16,7 @@ import {
   startNodeProcess,
   waitFor,
 } from "./_cluster.ts";
-import { freePort } from "./_ports.ts";
+import { freePort } from "../src/_testing/ports.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 const RING_WARNING = /--ring seed on every mccache node and gateway/;

@@ -4,9 +4,9 @@
 // and `ip netns`; where they are missing the test is skipped, saying why.
 // grpc-js keeps timers after its channels close: sanitizers are off.
 import assert from "node:assert/strict";
-import { makeCerts } from "./_certs.ts";
+import { makeCerts } from "../src/_testing/certs.ts";
 import { startTask, waitFor } from "./_cluster.ts";
-import { freePort } from "./_ports.ts";
+import { freePort } from "../src/_testing/ports.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 const tag = String(Deno.pid % 100_000);

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { Etcd3 } from "etcd3";
 import { HashRing } from "../mod.ts";
-import { startEtcd } from "./_etcd.ts";
+import { startEtcd } from "../src/_testing/etcd.ts";
 import { NodeClient, type NodeProcess, Origin, startNodeProcess, waitFor } from "./_cluster.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };

@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import { HashRing } from "../mod.ts";
 import { GrpcPeer } from "../src/grpc/peer.ts";
 import type { TlsOptions } from "../src/grpc/tls.ts";
-import { makeCerts, type TestCerts } from "./_certs.ts";
-import { enableEtcdAuth, startEtcd } from "./_etcd.ts";
+import { makeCerts, type TestCerts } from "../src/_testing/certs.ts";
+import { enableEtcdAuth, startEtcd } from "../src/_testing/etcd.ts";
 import { Origin, type Process, startTask, waitFor } from "./_cluster.ts";
-import { freePort } from "./_ports.ts";
+import { freePort } from "../src/_testing/ports.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 

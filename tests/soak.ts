@@ -6,7 +6,7 @@
 // Run: deno task soak [--minutes 10] [--every 1m] [--rate 300]
 import { parseArgs } from "node:util";
 import { parseDuration } from "../src/node/units.ts";
-import { startEtcd } from "./_etcd.ts";
+import { startEtcd } from "../src/_testing/etcd.ts";
 import {
   type NodeProcess,
   Origin,
@@ -15,7 +15,7 @@ import {
   startNodeProcess,
 } from "./_cluster.ts";
 import { failures, type LoadReport, OpenLoop, summary } from "./_load.ts";
-import { freePort } from "./_ports.ts";
+import { freePort } from "../src/_testing/ports.ts";
 
 const USAGE = `Usage: deno task soak [options]
 

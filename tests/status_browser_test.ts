@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 import { HashRing } from "../mod.ts";
-import { startEtcd } from "./_etcd.ts";
+import { startEtcd } from "../src/_testing/etcd.ts";
 import { Origin, startGatewayProcess, startNodeProcess } from "./_cluster.ts";
 
 const CHROMIUM = "/usr/bin/chromium";

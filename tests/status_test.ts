@@ -12,7 +12,7 @@ import {
   startTask,
   waitFor,
 } from "./_cluster.ts";
-import { freePort } from "./_ports.ts";
+import { freePort } from "../src/_testing/ports.ts";
 import { type Family, metricTotal, scrapeMetrics } from "./_metrics.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };

@@ -3,9 +3,9 @@
 // nor stay unregistered.
 import assert from "node:assert/strict";
 import type { Etcd3 } from "etcd3";
-import { recordingLogger, startEtcd } from "../../tests/_etcd.ts";
-import { TcpRelay } from "../../tests/_relay.ts";
-import { waitFor } from "../../tests/_wait.ts";
+import { recordingLogger, startEtcd } from "../_testing/etcd.ts";
+import { TcpRelay } from "../_testing/relay.ts";
+import { waitFor } from "../_testing/wait.ts";
 import { createEtcdClient } from "./client.ts";
 import { EtcdDiscovery } from "./discovery.ts";
 import { EtcdRegistrar } from "./registrar.ts";

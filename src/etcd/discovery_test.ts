@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { recordingLogger, startEtcd } from "../../tests/_etcd.ts";
-import { waitFor } from "../../tests/_wait.ts";
-import { freePort } from "../../tests/_ports.ts";
-import { TcpRelay } from "../../tests/_relay.ts";
+import { recordingLogger, startEtcd } from "../_testing/etcd.ts";
+import { waitFor } from "../_testing/wait.ts";
+import { freePort } from "../_testing/ports.ts";
+import { TcpRelay } from "../_testing/relay.ts";
 import { createEtcdClient } from "./client.ts";
 import { EtcdDiscovery } from "./discovery.ts";
 import { EtcdRegistrar } from "./registrar.ts";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import type { Etcd3 } from "etcd3";
-import { enableEtcdAuth, recordingLogger, startEtcd } from "../../tests/_etcd.ts";
-import { makeCerts } from "../../tests/_certs.ts";
-import { waitFor } from "../../tests/_wait.ts";
-import { freePort } from "../../tests/_ports.ts";
+import { enableEtcdAuth, recordingLogger, startEtcd } from "../_testing/etcd.ts";
+import { makeCerts } from "../_testing/certs.ts";
+import { waitFor } from "../_testing/wait.ts";
+import { freePort } from "../_testing/ports.ts";
 import { createEtcdClient } from "./client.ts";
 import { EtcdDiscovery } from "./discovery.ts";
 import { EtcdRegistrar } from "./registrar.ts";

@@ -8,6 +8,7 @@ import { GroupRegistry } from "../registry.ts";
 import { GrpcPeerPicker } from "./peer_picker.ts";
 import { addCacheServices, type CacheServices } from "./server.ts";
 import { CacheClient, GeeCacheClient } from "./_proto.ts";
+import { freePort } from "../_testing/ports.ts";
 
 export interface TestNode {
   addr: string;
@@ -156,13 +157,4 @@ export async function startSeedOnlyNode(options: { stats?: boolean } = {}): Prom
     gets,
     [Symbol.asyncDispose]: () => Promise.resolve(server.forceShutdown()),
   };
-}
-
-// A loopback port that was free a moment ago (src/ does not import tests/,
-// whose _ports.ts has the same).
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
 }

@@ -14,7 +14,7 @@ import { MAX_MESSAGE_BYTES } from "./_limits.ts";
 import type { GetItem, GetResult } from "./_proto.ts";
 import { decodeGetResults, encodeGetBatch } from "./_stream_codec.ts";
 import { cluster, serveOnFreePort } from "./_testing.ts";
-import { waitFor } from "../../tests/_wait.ts";
+import { waitFor } from "../_testing/wait.ts";
 import { privateHooksOn } from "./_direct_stream.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };

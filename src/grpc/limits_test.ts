@@ -8,7 +8,7 @@ import { Group } from "../group.ts";
 import { GroupRegistry } from "../registry.ts";
 import { GrpcUpstream } from "../gateway/grpc_upstream.ts";
 import { startNode } from "../node/node.ts";
-import { freePort } from "../../tests/_ports.ts";
+import { freePort } from "../_testing/ports.ts";
 import { CacheClient } from "./_proto.ts";
 import { privateHooksOn } from "./_direct_stream.ts";
 

@@ -7,7 +7,7 @@
 // the gateway's batching stream it was the fastest way in (~10k loads/s, so
 // ~100 s for 1 GiB). Unary gRPC calls from this process cost the client as
 // much CPU as the node: Set ~4.7k/s, Get ~2.5k/s (all measured on 2 cores).
-import { freePort } from "../_ports.ts";
+import { freePort } from "../../src/_testing/ports.ts";
 import { type NodeProcess, startGatewayProcess, startNodeProcess } from "../_cluster.ts";
 import type { LoadGenerator, LoadResult, LoadRun, LoadSettings } from "./_load.ts";
 import { distinct } from "./_workloads.ts";

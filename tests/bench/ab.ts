@@ -7,10 +7,10 @@
 // and after / before. Run: deno task bench:ab --base <rev> [options]
 import { parseArgs } from "node:util";
 import { parseDuration } from "../../src/node/units.ts";
-import { startEtcd } from "../_etcd.ts";
+import { startEtcd } from "../../src/_testing/etcd.ts";
 import { GATEWAY_V8_FLAGS, NODE_V8_FLAGS, Process } from "../_cluster.ts";
-import { makeCerts } from "../_certs.ts";
-import { freePort } from "../_ports.ts";
+import { makeCerts } from "../../src/_testing/certs.ts";
+import { freePort } from "../../src/_testing/ports.ts";
 import {
   denoLoad,
   type LoadGenerator,

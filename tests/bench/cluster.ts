@@ -6,7 +6,7 @@
 import { ENTRY_OVERHEAD } from "../../mod.ts";
 import { parseArgs } from "node:util";
 import { parseDuration } from "../../src/node/units.ts";
-import { startEtcd } from "../_etcd.ts";
+import { startEtcd } from "../../src/_testing/etcd.ts";
 import {
   type NodeProcess,
   type Process,

@@ -13,7 +13,7 @@ export interface LogRecord {
  *
  * @example Count warnings
  * ```ts
- * import { recordingLogger } from "./_log.ts";
+ * import { recordingLogger } from "./log.ts";
  *
  * const log = recordingLogger();
  * log.warn("etcd lost");

@@ -8,7 +8,7 @@
  *
  * @example Pick a port for a server
  * ```ts
- * import { freePort } from "./_ports.ts";
+ * import { freePort } from "./ports.ts";
  *
  * const port = freePort();
  * const server = Deno.serve({ hostname: "127.0.0.1", port }, () => new Response("ok"));

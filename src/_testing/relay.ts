@@ -1,4 +1,4 @@
-import { freePort } from "./_ports.ts";
+import { freePort } from "./ports.ts";
 
 // A TCP relay to etcd that a test can cut and restore, to cut a client off
 // while etcd itself stays up and changes.

@@ -6,10 +6,10 @@
 // etcd's output are kept in memory for error messages instead.
 import { Buffer } from "node:buffer";
 import { Etcd3 } from "etcd3";
-import { freePort } from "./_ports.ts";
-import { drain, OutputTail } from "./_output.ts";
+import { freePort } from "./ports.ts";
+import { drain, OutputTail } from "./output.ts";
 
-export { type LogRecord, recordingLogger } from "./_log.ts";
+export { type LogRecord, recordingLogger } from "./log.ts";
 
 /** How long etcd may take to answer `/health` after it was spawned. */
 const READY_TIMEOUT_MS = 10_000;
@@ -51,7 +51,7 @@ export interface EtcdProcess extends AsyncDisposable {
  *
  * @example Use a throwaway etcd in a test
  * ```ts ignore
- * import { startEtcd } from "./_etcd.ts";
+ * import { startEtcd } from "./etcd.ts";
  *
  * await using etcd = await startEtcd();
  * console.log(etcd.endpoint); // "127.0.0.1:41234"
@@ -103,7 +103,7 @@ export interface EtcdCluster extends AsyncDisposable {
  *
  * @example Kill the leader of a three-member cluster
  * ```ts ignore
- * import { startEtcdCluster } from "./_etcd.ts";
+ * import { startEtcdCluster } from "./etcd.ts";
  *
  * await using etcd = await startEtcdCluster(3);
  * await (await etcd.leader()).kill();
