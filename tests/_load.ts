@@ -48,6 +48,9 @@ export class OpenLoop {
   #seq = 0;
   // Per written key: the highest seq acknowledged so far.
   #acked = new Map<string, number>();
+  // Requests answered so far (ok or not), and who waits for a count of them.
+  #answered = 0;
+  #waiting: { count: number; resolve(): void }[] = [];
 
   constructor(options: LoadOptions) {
     this.#options = options;
@@ -81,9 +84,18 @@ export class OpenLoop {
     return report;
   }
 
+  /** Resolves once `count` more requests have been answered (a phase's length as an event). */
+  answered(count: number): Promise<void> {
+    return new Promise((resolve) => this.#waiting.push({ count: this.#answered + count, resolve }));
+  }
+
   #track(request: Promise<void>): void {
     this.#inflight.add(request);
-    request.finally(() => this.#inflight.delete(request));
+    request.finally(() => {
+      this.#inflight.delete(request);
+      this.#answered++;
+      this.#waiting = this.#waiting.filter((w) => w.count > this.#answered || (w.resolve(), false));
+    });
   }
 
   async #one(n: number): Promise<void> {

@@ -13,6 +13,7 @@ import {
   waitFor,
 } from "./_cluster.ts";
 import { failures, OpenLoop, quantile, summary } from "./_load.ts";
+import { metricTotal, scrapeMetrics } from "./_metrics.ts";
 import { freePort } from "../src/_testing/ports.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
@@ -145,13 +146,18 @@ Deno.test({
       originValue,
     });
     load.start();
-    await new Promise((resolve) => setTimeout(resolve, 1000)); // load before the fault
+    await load.answered(200); // load before the fault
     const before = await load.phase();
     await victim.signal("SIGKILL");
     await new Promise((resolve) => setTimeout(resolve, 1000)); // the grace the issue allows
     const killed = await load.phase();
-    // Past the lease (5 s), so the ring changes under the load too.
-    await new Promise((resolve) => setTimeout(resolve, 7000));
+    // Past the lease (5 s): the ring changes under the load too.
+    await waitFor(
+      async () =>
+        metricTotal(await scrapeMetrics(c.gateway.addr), "mccache_gateway_ring_members") === 2,
+      "the gateway's ring without the killed node",
+    );
+    await load.answered(600);
     const after = await load.phase();
     // Back on the same address with an empty cache: the writes it missed are
     // replayed before its keys are read from it again.
@@ -160,7 +166,7 @@ Deno.test({
       async () => (await keysOf(c, back.addr)).length > 0,
       "the restarted node serves its keys again",
     );
-    await new Promise((resolve) => setTimeout(resolve, 2000)); // load on the restarted node
+    await load.answered(400); // load on the restarted node
     const restarted = await load.stop();
     await back[Symbol.asyncDispose]();
     for (const [phase, report] of Object.entries({ before, killed, after, restarted })) {

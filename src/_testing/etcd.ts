@@ -61,9 +61,7 @@ export async function startEtcd(options: { tls?: EtcdTls } = {}): Promise<EtcdPr
   for (let attempt = 1;; attempt++) {
     const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "mccache-etcd-" });
     const client = freePort();
-    let peer = freePort();
-    // freePort() may hand out the same port twice in a row.
-    while (peer === client) peer = freePort();
+    const peer = freePort();
     const etcd = new EtcdServer(dir, client, peer, options.tls);
     try {
       await etcd.start();
@@ -121,10 +119,8 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
 }
 
 async function tryEtcdCluster(size: number): Promise<EtcdCluster> {
-  // freePort() may hand out a port twice in a row: every one must differ.
-  const picked = new Set<number>();
-  while (picked.size < 2 * size) picked.add(freePort());
-  const [clients, peers] = [[...picked].slice(0, size), [...picked].slice(size)];
+  const clients = Array.from({ length: size }, freePort);
+  const peers = Array.from({ length: size }, freePort);
   const initialCluster = peers.map((port, i) => `m${i}=http://127.0.0.1:${port}`).join(",");
   const token = `mccache-test-${crypto.randomUUID()}`;
   const members: EtcdServer[] = [];
@@ -360,8 +356,7 @@ class EtcdServer implements EtcdProcess {
   }
 
   #movePeerPort(): void {
-    const taken = this.#peerPort;
-    while ([taken, this.#clientPort].includes(this.#peerPort)) this.#peerPort = freePort();
+    this.#peerPort = freePort();
   }
 
   async close(): Promise<void> {
