@@ -5,26 +5,11 @@
 // at; its path is printed). grpc-js keeps timers after its channels close,
 // so sanitizers are off.
 import assert from "node:assert/strict";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { HashRing } from "../mod.ts";
 import { startEtcd } from "../src/_testing/etcd.ts";
+import { chromiumInstalled, launchChromium, watchPageErrors } from "./_browser.ts";
 import { Origin, startGatewayProcess, startNodeProcess } from "./_cluster.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-];
-
-function installed(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-}
 
 // Rows of the members table: address and whether it shows healthy.
 async function memberRows(page: Page): Promise<{ addr: string; healthy: boolean }[]> {
@@ -47,19 +32,9 @@ function healthyRow(page: Page, addr?: string) {
   return page.locator(`#members tbody tr${member}[data-healthy="true"]`);
 }
 
-async function launch(): Promise<Browser> {
-  // playwright-core asks at import whether it runs under WSL by probing
-  // /proc, which Deno lets only --allow-all read, and the import throws.
-  // This variable (the is-wsl package's test switch) defers the probe to
-  // the one function that needs it: opening a desktop app, never done here.
-  Deno.env.set("__IS_WSL_TEST__", "1");
-  const { chromium } = await import("playwright-core");
-  return await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
-}
-
 Deno.test({
   name: "The status page shows 3 members, looks up a key, and sees a killed node leave within 5 s",
-  ignore: !installed(CHROMIUM),
+  ignore: !chromiumInstalled(),
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -71,14 +46,10 @@ Deno.test({
     await using b = await startNodeProcess(args);
     await using c = await startNodeProcess(args);
     await using gateway = await startGatewayProcess(["--etcd", etcd.endpoint]);
-    const browser = await launch();
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-      const errors: string[] = [];
-      page.on("console", (message) => {
-        if (message.type() === "error") errors.push(message.text());
-      });
-      page.on("pageerror", (error) => errors.push(String(error)));
+      const errors = watchPageErrors(page);
       await page.goto(`http://${gateway.addr}/`);
 
       await healthyRow(page).nth(2).waitFor();
