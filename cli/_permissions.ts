@@ -23,7 +23,7 @@ export interface Needs {
   env: string[];
 }
 
-// grpc-js reads these when it loads (PLATFORM-NOTES).
+// grpc-js reads these when it loads.
 const GRPC_ENV = ["GRPC_*", "grpc_proxy", "https_proxy", "http_proxy", "no_grpc_proxy", "no_proxy"];
 
 type SharedFlags =

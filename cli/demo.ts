@@ -1,4 +1,4 @@
-// A whole local cluster in one process: 3 nodes serving the seed's "scores"
+// A whole local cluster in one process: 3 nodes serving the Go original's "scores"
 // group and a gateway, with static membership (or etcd with --etcd). Prints
 // curl lines that work, the status page's URL, and a live line every 5 s;
 // Ctrl-C stops everything.
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
       `gateway: http://${gateway.addr}/mccache/<group>/<key>   metrics: http://${gateway.addr}/metrics`,
       `status page: http://${gateway.addr}/`,
       "",
-      'Try (the seed\'s group "scores" holds zhangshan, lisi, Rex, Rola):',
+      'Try (the Go original\'s group "scores" holds zhangshan, lisi, Rex, Rola):',
       ...tryLines(gateway.addr).map((line) => `  ${line}`),
       "",
       "Press Ctrl-C to stop.",

@@ -48,7 +48,7 @@ Options:
   --idle-timeout duration    close a connection that carried no call this long [5m]
 ${CLUSTER_USAGE}
 
-Without --groups or --origin, the node serves the seed's example group
+Without --groups or --origin, the node serves the Go original's example group
 "scores" (zhangshan, lisi, Rex, Rola).`;
 
 function leaseTtl(flags: NodeFlags): number {

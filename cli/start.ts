@@ -7,7 +7,7 @@
 import { GATEWAY_FLAGS, NODE_FLAGS, parseFlags, UsageError } from "./_flags.ts";
 import { gatewayNeeds, type Needs, nodeNeeds, permissionFlags } from "./_permissions.ts";
 
-// V8 flags measured for each (README): nodes collect garbage sooner; the
+// V8 flags for each (docs/PERFORMANCE.md): nodes collect garbage sooner; the
 // gateway's young generation holds its short-lived request objects.
 export const V8_FLAGS = {
   node: "--v8-flags=--optimize-for-size",

@@ -11,10 +11,10 @@ import { utf8Length } from "./_utf8.ts";
  * Bytes a group charges to its budget for each entry besides its key and
  * value. Measured under Deno 2.9 (V8 14): an entry's objects (map slot, LRU
  * table slots, view, typed array and its backing store) and the garbage and heap
- * headroom that churn leaves take ~0.5-1.2 KB whatever the value's size.
- * Counting only keys and values let a 64 MiB group of 100-byte values grow a
- * process by ~800 MB; with this charge a node stays within about twice its
- * budget (1 GiB of 1 KiB values through 64 MiB: ~185 MB RSS, 85 MB idle).
+ * headroom that churn leaves take about that much whatever the value's size.
+ * Counting only keys and values let a group of small values grow a process
+ * to many times its budget; with this charge a node stays within about twice
+ * its budget (figures in docs/PERFORMANCE.md).
  */
 export const ENTRY_OVERHEAD = 1024;
 

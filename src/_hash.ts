@@ -24,7 +24,7 @@ for (let n = 0; n < 256; n++) {
   CRC_TABLE[n] = c >>> 0;
 }
 
-/** CRC-32 (IEEE), as Go's `crc32.ChecksumIEEE`, which the original mccache hashes with. */
+/** CRC-32 (IEEE), as Go's `crc32.ChecksumIEEE`, which the Go original hashes with. */
 export function crc32(data: Uint8Array): number {
   let c = 0xffffffff;
   for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);

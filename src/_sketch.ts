@@ -12,14 +12,13 @@
 // The doorkeeper has two generations, swapped at each halving, and a key
 // counts as seen if either has it. With one that is cleared, a cached key
 // seen twice in a sample read as never seen after the halving, and any
-// one-time key then beat it: measured on Zipf(1.0) with a scan, 83.0% of the
-// Zipf keys hit against 84.2% with two.
+// one-time key then beat it, which a scan exploits.
 
 const ROWS = 4;
 // Odd multipliers. A key's four counters share one 64-byte block (16
 // words, chosen by the top bits of hash * BLOCK_SEED), one in each quarter,
 // and its doorkeeper bits share one word: a hit then touches two cache lines,
-// not six, which made it ~2x cheaper (Caffeine's layout since 3.0). Top bits
+// not six (Caffeine's layout since 3.0). Top bits
 // choose, not low ones: keys that share low bits would collide everywhere.
 const BLOCK_SEED = 0x9e3779b1;
 const PICK_SEED = 0x85ebca77;

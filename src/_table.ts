@@ -8,10 +8,10 @@
 // it keeps each later table, and whatever is still in them, alive through
 // every scavenge until the next full GC. Young garbage is promoted, full GCs
 // come every few hundred milliseconds, and each one promotes the current
-// table again: the process never leaves that state. Measured on the gateway
-// at 64 connections: after one idle spell (V8's memory reducer runs full GCs
-// when a process is idle), ~40% more CPU per request and twice the p99, for
-// as long as it ran. An object's dictionary keeps no pointer to the next one.
+// table again: the process never leaves that state, and one idle spell (V8's
+// memory reducer runs full GCs when a process is idle) is enough to enter it
+// (the cost: docs/PERFORMANCE.md). An object's dictionary keeps no pointer to
+// the next one.
 // Private to the core and the gateway; _table_test.ts counts the GCs.
 
 /** A Map-like table; values must not be `undefined`. */

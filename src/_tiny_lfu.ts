@@ -128,8 +128,8 @@ export class TinyLfuCache<V extends { readonly length: number }> {
   // A hit: count it, and move the entry up its segment (or to protected).
   #touch(slot: number): void {
     // Counted beside the entry, and passed to the sketch when it matters
-    // (see #flush): the sketch's random cache lines made a group's hit ~2x
-    // slower than npm:lru-cache's, the pending counts cost next to nothing.
+    // (see #flush): the sketch's random cache lines on every hit would cost
+    // more than the rest of the hit, the pending counts next to nothing.
     // Saturating: the sketch counts to 15 anyway, and a popular entry's
     // hits then write nothing.
     const meta = this.#meta[slot];
@@ -167,7 +167,7 @@ export class TinyLfuCache<V extends { readonly length: number }> {
   // frequency-heavy ones a small one. Steps shrink, but not below 1%, so
   // that it still follows a workload that changes later. Changes within the
   // dead band are noise on a steady workload and move nothing: without it,
-  // the window wandered and cost Zipf(1.0) 0.5 points and its scan 2.
+  // the window wanders on noise and loses hits (docs/PERFORMANCE.md).
   #climb(): void {
     const requests = this.#hits - this.#sampleHits + this.#sampleMisses;
     const hitRate = (this.#hits - this.#sampleHits) / requests;

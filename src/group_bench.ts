@@ -2,8 +2,8 @@
 // `deno bench` group so that Deno prints the ratios of a single run.
 //
 // Each iteration does 100 gets: one async get is shorter than Deno.bench's
-// own per-iteration cost for an async function (~130 ns), which would
-// otherwise be most of what is measured.
+// own per-iteration cost for an async function, which would otherwise be
+// most of what is measured.
 import { LRUCache } from "lru-cache";
 import { ByteView } from "./byte_view.ts";
 import { Group } from "./group.ts";

@@ -10,15 +10,15 @@ import { utf8Scratch } from "./_utf8.ts";
 /** Options for {@linkcode HashRing}. */
 export interface HashRingOptions {
   /**
-   * `"seed"` places keys exactly as the original Go mccache does (CRC-32
+   * `"seed"` places keys exactly as the Go original does (CRC-32
    * IEEE, 50 virtual nodes per member); `replicas` and `hash` still override.
    * @default {"default"}
    */
   compat?: "default" | "seed";
   /**
    * Virtual nodes per member. More spreads keys more evenly and costs memory
-   * and build time; 160 keeps every member within about ±10% of its share
-   * (see the figures in the README).
+   * and build time; 160 keeps every member close to its share
+   * (figures in docs/PERFORMANCE.md).
    * @default {160}
    */
   replicas?: number;
@@ -49,7 +49,7 @@ const RING_SIZE = 2 ** 32;
  * assert(owner === ring.get("Rex") && next !== owner);
  * ```
  *
- * @example Place keys as the original Go mccache does
+ * @example Place keys as the Go original does
  * ```ts
  * import assert from "node:assert/strict";
  * import { HashRing } from "@mccache/core";

@@ -59,7 +59,7 @@ export class LruCache<V extends { readonly length: number }> {
   // The entries live in parallel tables indexed by slot, not in an object
   // each: moving an entry to the front on every hit then writes numbers into
   // typed arrays instead of pointers into objects (each with a GC write
-  // barrier), which made a hit ~1.4x faster, about as fast as npm:lru-cache's.
+  // barrier), which brings a hit to about npm:lru-cache's cost.
   // Slot 0 is the sentinel of a circular list: next[0] is the most recently
   // used slot, prev[0] the oldest.
   // Set by #emptyTables(), from the constructor and clear().

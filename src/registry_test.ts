@@ -4,7 +4,7 @@ import { UnknownGroupError } from "./errors.ts";
 import { noPeers, type PeerPicker } from "./peers.ts";
 import { defaultRegistry, getGroup, GroupRegistry, newGroup } from "./registry.ts";
 
-Deno.test("newGroup and getGroup work as in the seed", async () => {
+Deno.test("newGroup and getGroup work as in the Go original", async () => {
   const db: Record<string, string> = { Rex: "156", Rola: "139" };
   const created = newGroup("seed-scores", 2 << 10, (key) => db[key]);
   try {

@@ -111,7 +111,7 @@ export class SingleFlight<T> {
       if (this.#flights.get(key) === flight) this.#flights.delete(key);
     };
     // then() rather than an async function: this runs for every gateway GET
-    // and cache miss, and an async frame costs ~4x the memory of a promise.
+    // and cache miss, and an async frame costs several times the memory of a promise.
     // A synchronous throw becomes a rejection, shared and then dropped like any error.
     let result: Promise<T>;
     try {

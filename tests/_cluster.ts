@@ -1,5 +1,5 @@
 // Real processes for cluster tests: cache nodes and gateways started the way
-// the README says (`deno run` with scoped permissions), an HTTP origin that
+// users do (`deno run` with scoped permissions), an HTTP origin that
 // counts its loads, a gRPC client that speaks to nodes as a gateway does, and
 // polling with a deadline instead of sleeps.
 import * as grpc from "@grpc/grpc-js";
@@ -10,7 +10,7 @@ import { waitFor } from "../src/_testing/wait.ts";
 
 export { waitFor };
 
-/** The permission flags the README documents for `cli/node.ts` and `cli/gateway.ts`. */
+/** The least permissions `cli/node.ts` and `cli/gateway.ts` need on loopback: a new need fails the tests. */
 export const PERMISSIONS = [
   "--allow-net=127.0.0.1",
   "--allow-read=./node_modules",
@@ -19,7 +19,7 @@ export const PERMISSIONS = [
 
 /** The V8 flag the README recommends for nodes: it keeps a node within about twice its budget. */
 export const NODE_V8_FLAGS = ["--v8-flags=--optimize-for-size"];
-/** The V8 flag `deno task gateway` runs with: a young generation where request objects die young (README). */
+/** The V8 flag `deno task gateway` runs with: a young generation where request objects die young (cli/start.ts). */
 export const GATEWAY_V8_FLAGS = ["--v8-flags=--max-semi-space-size=16"];
 
 const ROOT = new URL("..", import.meta.url).pathname;

@@ -258,7 +258,7 @@ Deno.test({
   async fn() {
     const addrs = [`127.0.0.1:${freePort()}`, `127.0.0.1:${freePort()}`];
     const peers = ["--peers", addrs.join(","), "--groups", "examples/groups.ts"];
-    // A --groups module and what it imports must be readable (README).
+    // A --groups module and what it imports must be readable.
     const read = ["--allow-read=./node_modules,./examples,./mod.ts,./src"];
     await using a = await startNodeProcess(peers, addrs[0], read);
     await using b = await startNodeProcess(peers, addrs[1], read);

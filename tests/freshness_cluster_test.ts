@@ -45,7 +45,7 @@ async function cluster() {
   );
   const addrs = [0, 1, 2].map(() => `127.0.0.1:${freePort()}`);
   const args = ["--peers", addrs.join(","), "--groups", module];
-  // A --groups module and what it imports must be readable (README).
+  // A --groups module and what it imports must be readable.
   const extra = [`--allow-read=./node_modules,./tests,./mod.ts,./src,${dir}`];
   const nodes: NodeProcess[] = [];
   const clients: NodeClient[] = [];

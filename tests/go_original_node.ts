@@ -1,7 +1,7 @@
 // A test double of a node of the Go original (../shared/SEED-WIRE.md): a
 // grpc-js server that implements only /geecachepb.McCache/Get, from
 // proto/geecachepb.proto, over an HTTP origin that counts its loads, and
-// registered in etcd as the Go node registers. It shares no code with
+// registered in etcd as the Go original's nodes register. It shares no code with
 // mccache's nodes, so that interop tests test the wire, not our own code.
 //
 //   deno run --allow-net=127.0.0.1 --allow-read=./node_modules,./proto \
@@ -13,7 +13,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { Etcd3 } from "etcd3";
 
-const LEASE_TTL_SECONDS = 5; // as the Go node's
+const LEASE_TTL_SECONDS = 5; // as the Go original's nodes
 
 const flags = parseArgs({
   args: Deno.args,
@@ -52,7 +52,7 @@ function load(key: string): Promise<Uint8Array> {
   return value;
 }
 
-// The Go server returns plain errors: they arrive as UNKNOWN with the text.
+// The Go original's server returns plain errors: they arrive as UNKNOWN with the text.
 function fail(callback: grpc.sendUnaryData<never>, message: string): void {
   callback({ code: grpc.status.UNKNOWN, details: message });
 }

@@ -1,4 +1,4 @@
-// A cluster deployed as the README says, on several loopback "hosts":
+// A cluster deployed as docs/SECURITY.md says, on several loopback "hosts":
 // mutual TLS on every gRPC hop, gateway tokens, etcd with authentication,
 // and routing that no Host header can move. Real processes, started by the
 // `deno task` commands; certificates made by openssl. grpc-js keeps timers

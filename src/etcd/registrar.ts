@@ -1,6 +1,6 @@
 /**
  * {@linkcode EtcdRegistrar}: keeps a cache node registered in etcd, the way
- * the original Go mccache does, for as long as the node runs.
+ * the Go original does, for as long as the node runs.
  *
  * @module
  */

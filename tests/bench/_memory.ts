@@ -4,9 +4,9 @@
 //
 // The values go in as GETs through a gateway that miss and load from the
 // origin, driven by wrk: the read-through path is what fills a cache, and with
-// the gateway's batching stream it was the fastest way in (~10k loads/s, so
-// ~100 s for 1 GiB). Unary gRPC calls from this process cost the client as
-// much CPU as the node: Set ~4.7k/s, Get ~2.5k/s (all measured on 2 cores).
+// the gateway's batching stream it is the fastest way in. Unary gRPC calls
+// from this process would cost the client as much CPU as the node
+// (figures in docs/PERFORMANCE.md).
 import { freePort } from "../../src/_testing/ports.ts";
 import { type NodeProcess, startGatewayProcess, startNodeProcess } from "../_cluster.ts";
 import type { LoadGenerator, LoadResult, LoadRun, LoadSettings } from "./_load.ts";
@@ -25,8 +25,7 @@ const CALIBRATE_S = 6;
 const STALL_S = 15;
 /**
  * More connections than the scenarios use: the gateway batches the keys that
- * arrive together, so bigger batches push more per second (9.8k vs 8.1k loads/s
- * at 64, measured with the streaming gateway).
+ * arrive together, so bigger batches push more loads per second.
  */
 const CONNECTIONS = 256;
 /** A cap for wrk's duration; the run ends when the node has loaded every key. */

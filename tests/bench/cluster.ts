@@ -253,8 +253,8 @@ async function measureBaseline(bench: Bench, bare: Server): Promise<MeasuredLoad
 }
 
 // Runs a scenario between two runs of the bare server and divides by their
-// mean: on a shared VM the machine's speed drifts by 10-20% over a whole
-// benchmark, and a baseline measured minutes earlier would count it.
+// mean: on a shared VM the machine's speed drifts over a whole benchmark,
+// and a baseline measured minutes earlier would count the drift as ours.
 async function runBetweenBaselines(
   bench: Bench,
   cluster: Cluster,
