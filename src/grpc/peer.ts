@@ -63,7 +63,7 @@ export const NODE_CHANNEL_OPTIONS: grpc.ChannelOptions = {
  * it when the ping is not answered within as long: a frozen or silently gone
  * peer is noticed without waiting for etcd (its lease outlives a freeze).
  *
- * @example
+ * @example Ping connections every 2 s
  * ```ts
  * import { keepaliveOptions } from "@mccache/core/grpc";
  * import assert from "node:assert/strict";

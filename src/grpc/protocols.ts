@@ -283,7 +283,7 @@ export function seedError(error: grpc.ServiceError, member: string): Error {
  * The error for a write of a key that a member of the Go original owns: it
  * serves only `Get`, so nothing can store or remove the key there.
  *
- * @example
+ * @example The error names the Go member
  * ```ts
  * import assert from "node:assert/strict";
  * import { unsupportedWrite } from "@mccache/core/grpc";

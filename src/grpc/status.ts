@@ -44,7 +44,7 @@ export function toServiceError(error: unknown): Partial<grpc.StatusObject> {
  * UNAVAILABLE, a reset stream INTERNAL. Such a call is safe to send again,
  * to another member.
  *
- * @example
+ * @example UNAVAILABLE is safe to retry, NOT_FOUND is not
  * ```ts
  * import { brokenConnection } from "@mccache/core/grpc";
  * import assert from "node:assert/strict";
@@ -72,7 +72,7 @@ const REBUILD: Record<string, (message: string) => Error> = {
  * message when its load failed. Anything else, the transport failing
  * included, is a `PeerError` naming `peer`, with the gRPC error as its cause.
  *
- * @example
+ * @example An unreachable node is a PeerError
  * ```ts
  * import { fromServiceError } from "@mccache/core/grpc";
  * import assert from "node:assert/strict";
@@ -95,7 +95,7 @@ export function fromServiceError(
  * Like {@linkcode fromServiceError}, from the parts of a status (as a
  * batched result carries them).
  *
- * @example
+ * @example Rebuild the error class a result names
  * ```ts
  * import { errorFromStatus } from "@mccache/core/grpc";
  * import assert from "node:assert/strict";

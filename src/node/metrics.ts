@@ -58,7 +58,7 @@ export interface NodeMetricsSource {
  * process metrics, and times the loads of the groups in `groups` from now
  * on (see `Group.observeLoads`).
  *
- * @example
+ * @example Render a registry's metrics
  * ```ts
  * import { GroupRegistry } from "@mccache/core";
  * import { createNodeMetrics } from "@mccache/core/node";
