@@ -29,22 +29,13 @@ export {
 } from "./peer.ts";
 export { GrpcPeerPicker, type GrpcPeerPickerOptions } from "./peer_picker.ts";
 export { HEALTH_OPTION, MemberHealth, type MemberHealthOptions } from "./health.ts";
+export { DEFAULT_SERVER_NAME, type TlsOptions } from "./tls.ts";
 export {
-  clientCredentials,
-  DEFAULT_SERVER_NAME,
-  serverCredentials,
-  type TlsOptions,
-} from "./tls.ts";
-export {
-  callSeedGet,
   type MemberProtocol,
   MemberProtocols,
   type MemberProtocolsOptions,
-  probeMember,
   PROTOCOL_METADATA_KEY,
   PROTOCOLS_OPTION,
-  refusedMethod,
-  seedError,
   unsupportedWrite,
 } from "./protocols.ts";
 export {
@@ -59,18 +50,9 @@ export {
   ERROR_METADATA_KEY,
   errorFromStatus,
   fromServiceError,
-  toServiceError,
 } from "./status.ts";
 export type { CacheStatsMessage, GroupStatsMessage, StatsResponse } from "./_proto.ts";
-export {
-  ATTEMPT_METADATA_KEY,
-  HASH_METADATA_KEY,
-  MEMBER_METADATA_KEY,
-  registerRingBalancer,
-  RING_POLICY,
-  RingConfig,
-  RingLoadBalancer,
-} from "./balancer.ts";
+export { MEMBER_METADATA_KEY, RING_POLICY } from "./balancer.ts";
 export {
   ETCD_SCHEME,
   MEMBER_SOURCE_OPTION,

@@ -208,7 +208,7 @@ export class MemberProtocols {
  * ```ts
  * import * as grpc from "@grpc/grpc-js";
  * import assert from "node:assert/strict";
- * import { refusedMethod } from "@mccache/core/grpc";
+ * import { refusedMethod } from "./protocols.ts";
  *
  * assert(refusedMethod({ code: grpc.status.UNIMPLEMENTED, metadata: new grpc.Metadata() }));
  * assert(!refusedMethod({ code: grpc.status.UNAVAILABLE, metadata: new grpc.Metadata() }));

@@ -25,7 +25,7 @@ export const ERROR_METADATA_KEY = "mccache-error";
  * @example
  * ```ts
  * import { NotFoundError } from "@mccache/core";
- * import { toServiceError } from "@mccache/core/grpc";
+ * import { toServiceError } from "./status.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(toServiceError(new NotFoundError("no Tom")).code, 5);
