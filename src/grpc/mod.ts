@@ -22,6 +22,7 @@
 export { type Deadline, deadline, deadlineOf, deadlineSignal } from "./deadline.ts";
 export {
   DEFAULT_KEEPALIVE_MS,
+  type GrpcChannelOptions,
   GrpcPeer,
   type GrpcPeerOptions,
   keepaliveOptions,
@@ -40,6 +41,7 @@ export {
 } from "./protocols.ts";
 export {
   addCacheServices,
+  type CacheServiceHost,
   type CacheServiceOptions,
   type CacheServices,
   MAX_MESSAGE_BYTES,
@@ -49,6 +51,7 @@ export {
   brokenConnection,
   ERROR_METADATA_KEY,
   errorFromStatus,
+  type FailedCall,
   fromServiceError,
 } from "./status.ts";
 export type { CacheStatsMessage, GroupStatsMessage, StatsResponse } from "./_proto.ts";

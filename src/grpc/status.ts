@@ -66,6 +66,22 @@ const REBUILD: Record<string, (message: string) => Error> = {
 };
 
 /**
+ * What {@linkcode fromServiceError} reads of a failed call: a grpc-js
+ * `ServiceError` is one. Described by its shape so that these docs stand
+ * without grpc-js's types.
+ */
+export interface FailedCall {
+  /** The gRPC status code. @default {2 (UNKNOWN)} */
+  code?: number;
+  /** The status message. @default {the error's `message`} */
+  details?: string;
+  /** The error's message, used when there are no `details`. */
+  message?: string;
+  /** The trailing metadata; its `mccache-error` entry names the server's error class. */
+  metadata?: { get(key: string): unknown[] };
+}
+
+/**
  * Turns a failed call into the error the server threw: `NotFoundError`,
  * `InvalidKeyError`, `UnknownGroupError`, `UnsupportedError`, a
  * `TimeoutError` for a passed deadline, or an `Error` with the server's
@@ -82,7 +98,7 @@ const REBUILD: Record<string, (message: string) => Error> = {
  * ```
  */
 export function fromServiceError(
-  error: Partial<grpc.ServiceError>,
+  error: FailedCall,
   peer: string,
 ): Error {
   const name = error.metadata?.get(ERROR_METADATA_KEY)[0];
