@@ -120,7 +120,7 @@ export class UnsupportedError extends Error {
 /**
  * A value over the size a node or gateway accepts (`--max-value-bytes`).
  *
- * @example
+ * @example A value over the limit answers 413
  * ```ts
  * import assert from "node:assert/strict";
  * import { errorStatus, TooLargeError } from "@mccache/core";

@@ -18,7 +18,7 @@ export const MAX_KEY_BYTES = 4096;
  * Throws {@linkcode InvalidKeyError} unless `key` is a non-empty, well-formed
  * string of at most {@linkcode MAX_KEY_BYTES} bytes of UTF-8.
  *
- * @example
+ * @example Accept a key or refuse an empty one
  * ```ts
  * import assert from "node:assert/strict";
  * import { InvalidKeyError, validateKey } from "@mccache/core";

@@ -142,7 +142,7 @@ export function newGroup(name: string, maxBytes: number, getter: Getter): Group 
  * Returns the group called `name` from the {@linkcode defaultRegistry}, or
  * `undefined`, as the Go original's `GetGroup(name)` does.
  *
- * @example
+ * @example Find a group made with newGroup
  * ```ts
  * import assert from "node:assert/strict";
  * import { getGroup } from "@mccache/core";

@@ -57,7 +57,7 @@ export interface Gateway extends AsyncDisposable {
  * Starts a gateway. Rejects with a one-line error when the address is in use
  * or etcd cannot be reached within `etcd.timeout`.
  *
- * @example
+ * @example Start a gateway and get a key through it
  * ```ts ignore
  * import { startGateway } from "@mccache/core/gateway";
  *

@@ -85,7 +85,7 @@ const REPLACE_AFTER_MS = 100;
  * `UnsupportedError`. A member's protocol is asked once when it connects,
  * and learned from its answer if a request reaches it first.
  *
- * @example
+ * @example Get a key from its owner
  * ```ts ignore
  * import { GrpcUpstream } from "@mccache/core/gateway";
  *

@@ -52,7 +52,7 @@ class MethodStats {
  * prom-client histogram cost ~13% of the gateway's throughput); prom-client
  * reads them at scrape time.
  *
- * @example
+ * @example Count a request and render it
  * ```ts
  * import { GatewayMetrics } from "@mccache/core/gateway";
  * import assert from "node:assert/strict";

@@ -23,6 +23,7 @@ export { createGatewayHandler, type GatewayHandlerOptions } from "./handler.ts";
 export { GatewayMetrics } from "./metrics.ts";
 export { GrpcUpstream, type GrpcUpstreamOptions } from "./grpc_upstream.ts";
 export {
+  type CacheStatus,
   type GroupStatus,
   type LookupResult,
   type MemberStatus,
@@ -32,6 +33,7 @@ export {
   type StatusCollectorOptions,
   type StatusReport,
   type StatusSource,
+  type Totals,
 } from "./status/report.ts";
 export { LiveLine } from "./status/live_line.ts";
 export type { Upstream, UpstreamCallOptions, UpstreamValue, WriteResult } from "./upstream.ts";

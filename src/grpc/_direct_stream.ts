@@ -11,7 +11,6 @@
 // with interceptors are left to grpc-js.
 import type { Buffer } from "node:buffer";
 import type * as http2 from "node:http2";
-import type * as grpc from "@grpc/grpc-js";
 import { decodeGetBatch, encodeGetResults, FRAME_HEADER_BYTES } from "./_stream_codec.ts";
 import { MessageReader } from "./_frames.ts";
 import {
@@ -59,7 +58,7 @@ const DEFAULT_MAX_RECEIVE_BYTES = 4 << 20;
  * GetStream stops coming this way).
  */
 export function serveStreams(
-  server: grpc.Server,
+  server: object,
   serving: StreamServing,
   budget: BufferBudget,
 ): void {

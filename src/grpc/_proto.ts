@@ -71,33 +71,64 @@ export interface RemoveRequest {
   local: boolean;
 }
 
+/**
+ * `mccache.v1.CacheStats`: one cache of a group, as a node's `Stats` call
+ * reports it (the wire form of the core's `CacheStats`). The counts are int64
+ * on the wire, numbers here.
+ */
 export interface CacheStatsMessage {
+  /** Bytes charged: keys, values and the per-entry overhead. */
   bytes: number;
+  /** Entries held. */
   items: number;
+  /** Lookups. */
   gets: number;
+  /** Lookups that found a live entry. */
   hits: number;
+  /** Entries evicted to make room. */
   evictions: number;
 }
 
+/**
+ * `mccache.v1.GroupStats`: one group of a node, as its `Stats` call reports
+ * it (the wire form of the core's `GroupStats` and its caches' stats).
+ */
 export interface GroupStatsMessage {
+  /** The group's name. */
   name: string;
+  /** Gets, including those answered from cache. */
   gets: number;
+  /** Gets answered from the main or hot cache. */
   cache_hits: number;
+  /** Values fetched from the owning peer. */
   peer_loads: number;
+  /** Failed peer calls. */
   peer_errors: number;
+  /** Gets that missed the cache. */
   loads: number;
+  /** Loads that went past singleflight. */
   loads_deduped: number;
+  /** Successful getter calls. */
   local_loads: number;
+  /** Failed getter calls, not-found included. */
   local_load_errs: number;
+  /** Requests that came in over gRPC. */
   server_requests: number;
+  /** The main cache: the keys this node owns. */
   main: CacheStatsMessage;
+  /** The hot cache: copies of keys other nodes own. */
   hot: CacheStatsMessage;
+  /** The group's byte budget, both caches together; 0 from nodes built before it was reported. */
   max_bytes: number;
 }
 
+/** `mccache.v1.StatsResponse`: what a node's `Stats` call answers. */
 export interface StatsResponse {
+  /** The node's address. */
   node: string;
+  /** The members of the ring the node routes by, sorted. */
   members: string[];
+  /** Every group the node serves. */
   groups: GroupStatsMessage[];
 }
 

@@ -348,7 +348,7 @@ let registered = false;
  *
  * @example
  * ```ts
- * import { registerRingBalancer } from "@mccache/core/grpc";
+ * import { registerRingBalancer } from "./balancer.ts";
  *
  * registerRingBalancer();
  * ```

@@ -35,7 +35,7 @@ export function deadlineSignal(ms: number, parent?: AbortSignal): AbortSignal {
  * Returns when `signal` times out (milliseconds since the epoch), if it was
  * made by {@linkcode deadlineSignal}.
  *
- * @example
+ * @example A signal without a deadline has none
  * ```ts
  * import { deadlineOf } from "@mccache/core/grpc";
  * import assert from "node:assert/strict";
@@ -60,7 +60,7 @@ export interface Deadline {
  * handling thousands of short calls a second with multi-second deadlines
  * would otherwise keep that many timers (and signals) alive.
  *
- * @example
+ * @example A deadline that can be cleared
  * ```ts
  * import { deadline, deadlineOf } from "@mccache/core/grpc";
  * import assert from "node:assert/strict";

@@ -22,6 +22,7 @@
 export { type Deadline, deadline, deadlineOf, deadlineSignal } from "./deadline.ts";
 export {
   DEFAULT_KEEPALIVE_MS,
+  type GrpcChannelOptions,
   GrpcPeer,
   type GrpcPeerOptions,
   keepaliveOptions,
@@ -29,26 +30,18 @@ export {
 } from "./peer.ts";
 export { GrpcPeerPicker, type GrpcPeerPickerOptions } from "./peer_picker.ts";
 export { HEALTH_OPTION, MemberHealth, type MemberHealthOptions } from "./health.ts";
+export { DEFAULT_SERVER_NAME, type TlsOptions } from "./tls.ts";
 export {
-  clientCredentials,
-  DEFAULT_SERVER_NAME,
-  serverCredentials,
-  type TlsOptions,
-} from "./tls.ts";
-export {
-  callSeedGet,
   type MemberProtocol,
   MemberProtocols,
   type MemberProtocolsOptions,
-  probeMember,
   PROTOCOL_METADATA_KEY,
   PROTOCOLS_OPTION,
-  refusedMethod,
-  seedError,
   unsupportedWrite,
 } from "./protocols.ts";
 export {
   addCacheServices,
+  type CacheServiceHost,
   type CacheServiceOptions,
   type CacheServices,
   MAX_MESSAGE_BYTES,
@@ -58,19 +51,11 @@ export {
   brokenConnection,
   ERROR_METADATA_KEY,
   errorFromStatus,
+  type FailedCall,
   fromServiceError,
-  toServiceError,
 } from "./status.ts";
-export type { GroupStatsMessage, StatsResponse } from "./_proto.ts";
-export {
-  ATTEMPT_METADATA_KEY,
-  HASH_METADATA_KEY,
-  MEMBER_METADATA_KEY,
-  registerRingBalancer,
-  RING_POLICY,
-  RingConfig,
-  RingLoadBalancer,
-} from "./balancer.ts";
+export type { CacheStatsMessage, GroupStatsMessage, StatsResponse } from "./_proto.ts";
+export { MEMBER_METADATA_KEY, RING_POLICY } from "./balancer.ts";
 export {
   ETCD_SCHEME,
   MEMBER_SOURCE_OPTION,

@@ -208,7 +208,7 @@ export class MemberProtocols {
  * ```ts
  * import * as grpc from "@grpc/grpc-js";
  * import assert from "node:assert/strict";
- * import { refusedMethod } from "@mccache/core/grpc";
+ * import { refusedMethod } from "./protocols.ts";
  *
  * assert(refusedMethod({ code: grpc.status.UNIMPLEMENTED, metadata: new grpc.Metadata() }));
  * assert(!refusedMethod({ code: grpc.status.UNAVAILABLE, metadata: new grpc.Metadata() }));
@@ -283,7 +283,7 @@ export function seedError(error: grpc.ServiceError, member: string): Error {
  * The error for a write of a key that a member of the Go original owns: it
  * serves only `Get`, so nothing can store or remove the key there.
  *
- * @example
+ * @example The error names the Go member
  * ```ts
  * import assert from "node:assert/strict";
  * import { unsupportedWrite } from "@mccache/core/grpc";

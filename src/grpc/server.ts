@@ -56,6 +56,17 @@ export interface CacheServiceOptions {
   maxBufferedBytes?: number;
 }
 
+/**
+ * What {@linkcode addCacheServices} needs of a server: a grpc-js `Server`
+ * (`new grpc.Server()`) is one. Described by its shape rather than as
+ * grpc-js's class so that these docs stand without grpc-js's types; only on
+ * a grpc-js `Server` is GetStream also served on the HTTP/2 stream directly.
+ */
+export interface CacheServiceHost {
+  /** Adds a service's handlers: grpc-js's `Server.addService(definition, handlers)`. */
+  addService(definition: object, handlers: object): void;
+}
+
 /** The default of {@linkcode CacheServiceOptions.maxBufferedBytes}: 128 MiB. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 128 << 20;
 
@@ -80,7 +91,7 @@ export { MAX_MESSAGE_BYTES } from "./_limits.ts";
  * ```
  */
 export function addCacheServices(
-  server: grpc.Server,
+  server: CacheServiceHost,
   registry: GroupRegistry,
   options: CacheServiceOptions,
 ): CacheServices {

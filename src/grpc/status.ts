@@ -25,7 +25,7 @@ export const ERROR_METADATA_KEY = "mccache-error";
  * @example
  * ```ts
  * import { NotFoundError } from "@mccache/core";
- * import { toServiceError } from "@mccache/core/grpc";
+ * import { toServiceError } from "./status.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(toServiceError(new NotFoundError("no Tom")).code, 5);
@@ -44,7 +44,7 @@ export function toServiceError(error: unknown): Partial<grpc.StatusObject> {
  * UNAVAILABLE, a reset stream INTERNAL. Such a call is safe to send again,
  * to another member.
  *
- * @example
+ * @example UNAVAILABLE is safe to retry, NOT_FOUND is not
  * ```ts
  * import { brokenConnection } from "@mccache/core/grpc";
  * import assert from "node:assert/strict";
@@ -66,13 +66,29 @@ const REBUILD: Record<string, (message: string) => Error> = {
 };
 
 /**
+ * What {@linkcode fromServiceError} reads of a failed call: a grpc-js
+ * `ServiceError` is one. Described by its shape so that these docs stand
+ * without grpc-js's types.
+ */
+export interface FailedCall {
+  /** The gRPC status code. @default {2 (UNKNOWN)} */
+  code?: number;
+  /** The status message. @default {the error's `message`} */
+  details?: string;
+  /** The error's message, used when there are no `details`. */
+  message?: string;
+  /** The trailing metadata; its `mccache-error` entry names the server's error class. */
+  metadata?: { get(key: string): unknown[] };
+}
+
+/**
  * Turns a failed call into the error the server threw: `NotFoundError`,
  * `InvalidKeyError`, `UnknownGroupError`, `UnsupportedError`, a
  * `TimeoutError` for a passed deadline, or an `Error` with the server's
  * message when its load failed. Anything else, the transport failing
  * included, is a `PeerError` naming `peer`, with the gRPC error as its cause.
  *
- * @example
+ * @example An unreachable node is a PeerError
  * ```ts
  * import { fromServiceError } from "@mccache/core/grpc";
  * import assert from "node:assert/strict";
@@ -82,7 +98,7 @@ const REBUILD: Record<string, (message: string) => Error> = {
  * ```
  */
 export function fromServiceError(
-  error: Partial<grpc.ServiceError>,
+  error: FailedCall,
   peer: string,
 ): Error {
   const name = error.metadata?.get(ERROR_METADATA_KEY)[0];
@@ -95,7 +111,7 @@ export function fromServiceError(
  * Like {@linkcode fromServiceError}, from the parts of a status (as a
  * batched result carries them).
  *
- * @example
+ * @example Rebuild the error class a result names
  * ```ts
  * import { errorFromStatus } from "@mccache/core/grpc";
  * import assert from "node:assert/strict";

@@ -37,7 +37,7 @@ export const DEFAULT_SERVER_NAME = "mccache";
  * @example
  * ```ts ignore
  * import * as grpc from "@grpc/grpc-js";
- * import { serverCredentials } from "@mccache/core/grpc";
+ * import { serverCredentials } from "./tls.ts";
  *
  * const read = (f: string) => Deno.readFileSync(f);
  * const tls = { cert: read("node.pem"), key: read("node.key"), ca: read("ca.pem") };
@@ -58,7 +58,7 @@ export function serverCredentials(tls: TlsOptions | undefined): grpc.ServerCrede
  * @example
  * ```ts ignore
  * import * as grpc from "@grpc/grpc-js";
- * import { clientCredentials } from "@mccache/core/grpc";
+ * import { clientCredentials } from "./tls.ts";
  *
  * const { credentials, options } = clientCredentials(tls);
  * const client = new grpc.Client("127.0.0.1:8001", credentials, options);

@@ -46,7 +46,7 @@ export interface OriginGroupsOptions extends DefineGroupsOptions {
 /**
  * Adds a read-through group per `name=url` spec (see `originGetter`).
  *
- * @example
+ * @example Groups from --origin flags
  * ```ts
  * import { GroupRegistry } from "@mccache/core";
  * import { addOriginGroups } from "@mccache/core/node";
@@ -76,7 +76,7 @@ export function addOriginGroups(
  * {@linkcode DefineGroups}). Throws a one-line error when it does not load or
  * has no such export.
  *
- * @example
+ * @example Groups from a module of your own
  * ```ts ignore
  * import { GroupRegistry } from "@mccache/core";
  * import { loadGroupsModule } from "@mccache/core/node";

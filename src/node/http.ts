@@ -33,7 +33,7 @@ export interface HttpHandle {
  * shows in `/metrics` as `mccache_etcd_connected 0`, not here) and
  * `/metrics` (Prometheus text) on `addr`.
  *
- * @example
+ * @example Serve /healthz and /metrics
  * ```ts ignore
  * import { GroupRegistry } from "@mccache/core";
  * import { serveNodeHttp } from "@mccache/core/node";

@@ -54,11 +54,23 @@ export interface NodeMetricsSource {
 }
 
 /**
+ * A node's metrics, rendered at each scrape: what an HTTP handler serves at
+ * `/metrics`. (A prom-client `Registry`, described by the part a handler
+ * uses so that these docs stand without prom-client's types.)
+ */
+export interface NodeMetrics {
+  /** The Prometheus text exposition of every metric, read now. */
+  metrics(): Promise<string>;
+  /** The `content-type` to serve {@linkcode NodeMetrics.metrics} with. */
+  readonly contentType: string;
+}
+
+/**
  * Builds a Prometheus registry with the node's metrics and the default
  * process metrics, and times the loads of the groups in `groups` from now
  * on (see `Group.observeLoads`).
  *
- * @example
+ * @example Render a registry's metrics
  * ```ts
  * import { GroupRegistry } from "@mccache/core";
  * import { createNodeMetrics } from "@mccache/core/node";
@@ -68,7 +80,7 @@ export interface NodeMetricsSource {
  * console.assert(text.includes("mccache_ring_members 0"));
  * ```
  */
-export function createNodeMetrics(groups: GroupRegistry, node: NodeMetricsSource): Registry {
+export function createNodeMetrics(groups: GroupRegistry, node: NodeMetricsSource): NodeMetrics {
   const registry = new Registry();
   for (const [field, name, help] of GROUP_COUNTERS) {
     new Counter({

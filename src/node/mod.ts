@@ -29,7 +29,7 @@
 
 export { type HostPort, parseHostPort } from "./addr.ts";
 export { type HttpHandle, type NodeStatus, serveNodeHttp } from "./http.ts";
-export { createNodeMetrics, type NodeMetricsSource } from "./metrics.ts";
+export { createNodeMetrics, type NodeMetrics, type NodeMetricsSource } from "./metrics.ts";
 export { type CacheNode, type NodeEtcdOptions, type NodeOptions, startNode } from "./node.ts";
 export { originGetter, type OriginGetterOptions, OriginTooLargeError } from "./origin.ts";
 export {

@@ -42,7 +42,7 @@ const MAX_NEGATIVE_KEYS = 10_000;
  * body over `maxBodyBytes` is never read whole: it fails the load, and loads
  * of that key fail alike for `negativeTtl` without a fetch.
  *
- * @example
+ * @example A group that loads from an HTTP origin
  * ```ts
  * import { Group } from "@mccache/core";
  * import { originGetter } from "@mccache/core/node";
@@ -116,7 +116,7 @@ function seconds(cacheControl: string, directive: string): number | undefined {
  * An origin's body was larger than the getter reads (`maxBodyBytes`). The
  * origin is at fault, not the caller: it maps to HTTP 502, as any failed load.
  *
- * @example
+ * @example An oversized origin answer is a 502
  * ```ts
  * import assert from "node:assert/strict";
  * import { errorStatus } from "@mccache/core";

@@ -3,10 +3,15 @@ import type { CacheStatsMessage, GroupStatsMessage, StatsResponse } from "../../
 
 /** One cache of a group (main or hot), summed over the nodes. */
 export interface CacheStatus {
+  /** Bytes charged to the cache: keys, values and the per-entry overhead. */
   bytes: number;
+  /** Entries held. */
   items: number;
+  /** Lookups. */
   gets: number;
+  /** Lookups that found a live entry. */
   hits: number;
+  /** Entries evicted to make room. */
   evictions: number;
   /** `hits / gets`; `null` before the first lookup. */
   hitRatio: number | null;
@@ -14,22 +19,33 @@ export interface CacheStatus {
 
 /** One group, summed over the nodes that reported it. */
 export interface GroupStatus {
+  /** The group's name. */
   name: string;
   /** How many nodes reported the group. */
   nodes: number;
+  /** Gets, including those answered from cache (`GroupStats.gets`). */
   gets: number;
+  /** Gets answered from the main or hot cache. */
   cacheHits: number;
   /** `cacheHits / gets`, main and hot caches together; `null` before the first get. */
   hitRatio: number | null;
+  /** Gets that missed the cache. */
   loads: number;
+  /** Successful getter calls. */
   localLoads: number;
+  /** Failed getter calls, not-found included (`GroupStats.localLoadErrs`). */
   localLoadErrors: number;
+  /** Values fetched from the owning peer. */
   peerLoads: number;
+  /** Failed peer calls (the key was then loaded locally). */
   peerErrors: number;
-  /** Bytes held by the main and hot caches, and their budget (0 from nodes that do not report it). */
+  /** Bytes held by the main and hot caches. */
   bytes: number;
+  /** The groups' budgets, summed (0 from nodes that do not report it). */
   maxBytes: number;
+  /** The main caches: the keys the nodes own. */
   main: CacheStatus;
+  /** The hot caches: copies of keys other nodes own. */
   hot: CacheStatus;
 }
 

@@ -5,7 +5,9 @@ import type { StatusSource } from "./report.ts";
 
 /** What `?group=&key=` adds to a status report. */
 export interface LookupResult {
+  /** The group asked for. */
   group: string;
+  /** The key asked for. */
   key: string;
   /** The member that owns the key on the ring; `null` on an empty ring. */
   owner: string | null;
@@ -13,8 +15,9 @@ export interface LookupResult {
   status: number;
   /** The member that answered (the owner, unless it was down). */
   node?: string;
-  /** The value as UTF-8 text, cut at 1,024 characters, and its length in bytes. */
+  /** The value as UTF-8 text, cut at 1,024 characters. */
   value?: string;
+  /** The value's whole length in bytes. */
   valueBytes?: number;
   /** Milliseconds it stays fresh, when it expires. */
   ttlMs?: number;

@@ -4,9 +4,14 @@
 // difference between two readings.
 import { LATENCY_BUCKETS } from "../metrics.ts";
 
-/** What the series reads each second (`GatewayMetrics.totals`). */
+/**
+ * The gateway's request counts since it started, as `GatewayMetrics.totals()`
+ * returns them; the status page's series reads them each second.
+ */
 export interface Totals {
+  /** Requests answered since the gateway started. */
   requests: number;
+  /** Of those, answered 5xx. */
   errors: number;
   /** Counts per latency bucket, not cumulative; the last is over the top bound. */
   buckets: number[];
@@ -20,8 +25,9 @@ export interface SeriesPoint {
   requests: number;
   /** Of those, answered 5xx. */
   errors: number;
-  /** Median and 99th percentile latency in milliseconds; `null` without requests. */
+  /** Median latency in milliseconds; `null` without requests. */
   p50Ms: number | null;
+  /** 99th percentile latency in milliseconds; `null` without requests. */
   p99Ms: number | null;
 }
 
@@ -29,13 +35,21 @@ export interface SeriesPoint {
 export interface SeriesSummary {
   /** Requests answered since the gateway started. */
   total: number;
+  /** Seconds the figures below cover: up to 60, fewer just after the start. */
   windowSeconds: number;
+  /** Requests answered in the window. */
   requests: number;
+  /** Of those, answered 5xx. */
   errors: number;
+  /** `requests / windowSeconds`. */
   perSecond: number;
+  /** `errors / requests`; `null` without requests. */
   errorRate: number | null;
+  /** Median latency over the window in milliseconds, from the histogram's buckets; `null` without requests. */
   p50Ms: number | null;
+  /** 99th percentile latency over the window, likewise. */
   p99Ms: number | null;
+  /** One point per second of the window, oldest first. */
   series: SeriesPoint[];
 }
 

@@ -13,9 +13,9 @@ import { RequestSeries, type SeriesSummary, type Totals } from "./_series.ts";
 import { type GroupStatus, groupStatus } from "./_groups.ts";
 import { lookUp, type LookupResult } from "./_lookup.ts";
 
-export type { GroupStatus } from "./_groups.ts";
+export type { CacheStatus, GroupStatus } from "./_groups.ts";
 export type { LookupResult } from "./_lookup.ts";
-export type { SeriesPoint, SeriesSummary } from "./_series.ts";
+export type { SeriesPoint, SeriesSummary, Totals } from "./_series.ts";
 
 /** What the collector reads from the gateway. */
 export interface StatusSource {
