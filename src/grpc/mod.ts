@@ -71,6 +71,7 @@ export {
   RingConfig,
   RingLoadBalancer,
 } from "./balancer.ts";
+export { CURRENT_RING_OPTION, CurrentRing, type PickRule, RingSnapshot } from "./ring_snapshot.ts";
 export {
   ETCD_SCHEME,
   MEMBER_SOURCE_OPTION,
