@@ -313,7 +313,20 @@ function ask(
   deadline: number,
 ): Promise<grpc.ServiceError | null> {
   return new Promise((resolve) => {
-    unary(client, method, request, metadata, { deadline }, (error) => resolve(error));
+    try {
+      unary(client, method, request, metadata, { deadline }, (error) => resolve(error));
+    } catch (error) {
+      // A probe started on a later tick may find the channel closed: the
+      // member was not reached (a throw here would be an unhandled rejection).
+      const details = error instanceof Error ? error.message : String(error);
+      resolve(
+        Object.assign(new Error(details), {
+          code: grpc.status.UNAVAILABLE,
+          details,
+          metadata: new grpc.Metadata(),
+        }) as grpc.ServiceError,
+      );
+    }
   });
 }
 
