@@ -1,7 +1,7 @@
 // What GrpcUpstream does when a member does not answer: hedged gets, writes
 // failed over to the key's next member, and the hints that member missed
 // (see docs/RELIABILITY.md for the rule they keep).
-import type { HashRing } from "../hash_ring.ts";
+import type { RingSnapshot } from "../grpc/ring_snapshot.ts";
 import { MemberHealth } from "../grpc/health.ts";
 import type { MemberProtocols } from "../grpc/protocols.ts";
 import { hedgedCopy } from "./_hedge.ts";
@@ -11,8 +11,8 @@ import type { UpstreamValue } from "./upstream.ts";
 
 /** What {@linkcode FailOver} needs of its upstream. */
 export interface FailOverOptions {
-  /** The current ring. */
-  ring(): HashRing;
+  /** The current ring snapshot: the one the balancer places calls by. */
+  ring(): RingSnapshot;
   protocols: MemberProtocols;
   /** Sends a request to exactly `member`. */
   sendTo(member: string, waiter: Waiter): void;
@@ -50,19 +50,16 @@ export class FailOver {
 
   /**
    * The first member after `except` from the key's owner on that is
-   * connected, speaks mccache's protocol and is not suspect.
+   * connected, speaks mccache's protocol and is not suspect: the fail-over
+   * and hedge target, by the same walk as the balancer's picks.
    */
   nextMember(key: string, except: string): string | undefined {
     const { health } = this;
     const { protocols } = this.#options;
     const ring = this.#options.ring();
-    const [next] = ring.walk(
-      ring.hashKey(key),
-      1,
-      (m) =>
-        m !== except && protocols.connected(m) && protocols.speaksMccache(m) && !health.suspect(m),
-    );
-    return next;
+    const accept = (m: string) =>
+      m !== except && protocols.connected(m) && protocols.speaksMccache(m) && !health.suspect(m);
+    return ring.pick(ring.hashKey(key), 0, { accept });
   }
 
   /** Sends a get of a suspect owner's key to the next member, loaded there; false if none can. */

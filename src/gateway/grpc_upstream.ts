@@ -7,7 +7,7 @@
  */
 
 import * as grpc from "@grpc/grpc-js";
-import { HashRing, type HashRingOptions } from "../hash_ring.ts";
+import type { HashRing, HashRingOptions } from "../hash_ring.ts";
 import { PeerError, UnsupportedError } from "../errors.ts";
 import { MEMBER_METADATA_KEY } from "../grpc/balancer.ts";
 import { HEALTH_OPTION, type MemberHealth } from "../grpc/health.ts";
@@ -21,12 +21,11 @@ import {
 } from "../grpc/protocols.ts";
 import {
   ETCD_SCHEME,
-  MEMBER_SOURCE_OPTION,
   type MemberSource,
   registerResolvers,
-  RING_OPTION,
   STATIC_SCHEME,
 } from "../grpc/resolver.ts";
+import { CURRENT_RING_OPTION, CurrentRing, type RingSnapshot } from "../grpc/ring_snapshot.ts";
 import { brokenConnection, fromServiceError } from "../grpc/status.ts";
 import { clientCredentials, type TlsOptions } from "../grpc/tls.ts";
 import { checkTtl } from "../getter.ts";
@@ -40,9 +39,12 @@ import type { Upstream, UpstreamCallOptions, UpstreamValue, WriteResult } from "
 
 /** Options for {@linkcode GrpcUpstream}. */
 export interface GrpcUpstreamOptions {
-  /** Static members, or a source such as an etcd prefix watch. */
+  /**
+   * Static members, or a source such as an etcd prefix watch. A
+   * {@linkcode CurrentRing} is routed by as it is (shared, not closed).
+   */
   members: readonly string[] | MemberSource;
-  /** Key placement; must match the nodes'. @default {{}} */
+  /** Key placement; must match the nodes' (ignored for a `CurrentRing`). @default {{}} */
   ring?: HashRingOptions;
   /** Mutual TLS with the nodes; plaintext without. @default {undefined} */
   tls?: TlsOptions;
@@ -98,9 +100,10 @@ export class GrpcUpstream implements Upstream {
   #protocols: MemberProtocols;
   #failOver: FailOver;
   #seedGets: SeedGets;
-  #ringOptions: HashRingOptions;
-  #ring: HashRing;
-  #source: MemberSource;
+  // The one ring of this upstream: its channel's resolver and balancer read
+  // the same (CURRENT_RING_OPTION), so they never disagree about an owner.
+  #current: CurrentRing;
+  #ownsRing: boolean;
   #unsubscribe: () => void;
   #streams = new Map<string, OwnerStream>();
   // Streams to one member each, for telling every node to drop a key.
@@ -122,10 +125,13 @@ export class GrpcUpstream implements Upstream {
   /** Creates the channel; it connects on first use. */
   constructor(options: GrpcUpstreamOptions) {
     registerResolvers();
-    this.#ringOptions = options.ring ?? {};
     this.#onDropFailed = options.onDropFailed ?? (() => {});
     const members = options.members;
-    this.#source = "subscribe" in members ? members : { members, subscribe: () => () => {} };
+    this.#ownsRing = !(members instanceof CurrentRing);
+    this.#current = members instanceof CurrentRing
+      ? members
+      : new CurrentRing(members, options.ring ?? {});
+    // The resolver lists the ring's members (CURRENT_RING_OPTION) for either target.
     const target = "subscribe" in members
       ? `${ETCD_SCHEME}:///mccache`
       : `${STATIC_SCHEME}:///${members.join(",")}`;
@@ -133,7 +139,7 @@ export class GrpcUpstream implements Upstream {
       probe: (member) => probeMember(this.#client, () => memberMetadata(member)),
     });
     this.#failOver = new FailOver({
-      ring: () => this.#ring,
+      ring: () => this.#current.snapshot,
       protocols: this.#protocols,
       sendTo: (member, waiter) => this.#sendTo(member, waiter),
       answers: async (member, timeoutMs) => {
@@ -147,17 +153,21 @@ export class GrpcUpstream implements Upstream {
       ...NODE_CHANNEL_OPTIONS,
       ...keepaliveOptions(options.keepalive ?? DEFAULT_KEEPALIVE_MS),
       ...tls.options,
-      [MEMBER_SOURCE_OPTION]: this.#source,
-      [RING_OPTION]: this.#ringOptions,
+      [CURRENT_RING_OPTION]: this.#current,
       [PROTOCOLS_OPTION]: this.#protocols,
       [HEALTH_OPTION]: this.#failOver.health,
     });
     this.#seedGets = new SeedGets(this.#client, this.#protocols, {
-      isMember: (addr) => this.#ring.has(addr),
+      isMember: (addr) => this.#current.snapshot.has(addr),
       redirect: (waiter, error, member) => this.#redirect(waiter, error, member),
     });
-    this.#ring = this.#buildRing();
-    this.#unsubscribe = this.#source.subscribe(() => this.#membersChanged());
+    this.#protocols.sync(this.#current.members, (m) => this.#current.registrationOf(m));
+    let before = this.#current.snapshot;
+    this.#unsubscribe = this.#current.subscribe(() => {
+      const after = this.#current.snapshot;
+      this.#membersChanged(before, after);
+      before = after;
+    });
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_MS);
     // Connect now rather than on the first request: the members' protocols
     // are then known, and /healthz is right, before traffic arrives.
@@ -166,7 +176,7 @@ export class GrpcUpstream implements Upstream {
 
   /** The members the channel routes over. */
   get members(): readonly string[] {
-    return this.#source.members;
+    return this.#current.members;
   }
 
   /** Whether some member is connected and known to serve gets, in either protocol. */
@@ -206,9 +216,14 @@ export class GrpcUpstream implements Upstream {
     });
   }
 
-  /** The ring the gateway routes by now (an immutable snapshot). */
+  /** The ring the gateway routes by now (that of an immutable snapshot). */
   get ring(): HashRing {
-    return this.#ring;
+    return this.#current.snapshot.ring;
+  }
+
+  /** The ring snapshots this upstream and its channel's balancer route by. */
+  get currentRing(): CurrentRing {
+    return this.#current;
   }
 
   /** Gets a value from the key's owner (batched with other gets for it). */
@@ -278,6 +293,7 @@ export class GrpcUpstream implements Upstream {
   close(): void {
     clearInterval(this.#sweeper);
     this.#unsubscribe();
+    if (this.#ownsRing) this.#current.close();
     this.#failOver.close();
     for (const stream of [...this.#streams.values(), ...this.#targeted.values()]) stream.retire();
     this.#streams.clear();
@@ -285,20 +301,12 @@ export class GrpcUpstream implements Upstream {
     this.#client.close();
   }
 
-  #buildRing(): HashRing {
-    const ring = new HashRing(this.#ringOptions);
-    ring.add(...this.#source.members);
-    this.#protocols.sync(this.#source.members, this.#source.registrationOf);
-    return ring;
-  }
-
-  #membersChanged(): void {
-    const before = this.#ring.members;
-    this.#ring = this.#buildRing();
-    this.#failOver.membersChanged(before, this.#ring.members);
+  #membersChanged(before: RingSnapshot, after: RingSnapshot): void {
+    this.#protocols.sync(after.members, (m) => this.#current.registrationOf(m));
+    this.#failOver.membersChanged(before.members, after.members);
     for (const streams of [this.#streams, this.#targeted]) {
       for (const [owner, stream] of streams) {
-        if (this.#ring.has(owner)) continue;
+        if (after.has(owner)) continue;
         streams.delete(owner);
         stream.retire();
       }
@@ -306,7 +314,8 @@ export class GrpcUpstream implements Upstream {
   }
 
   #send(waiter: Waiter): void {
-    const owner = this.#ring.get(waiter.key);
+    const ring = this.#current.snapshot;
+    const owner = ring.owner(waiter.key);
     if (owner === undefined) {
       waiter.reject(new PeerError("No cache node is known"));
       return;
@@ -317,8 +326,8 @@ export class GrpcUpstream implements Upstream {
         return;
       }
       if (this.#failOver.routeWrite(waiter, owner)) return;
-    } else if (this.#protocols.protocolFor(this.#ring, waiter.key, owner) === "geecachepb") {
-      this.#seedGets.send(waiter, this.#ring.hashKey(waiter.key));
+    } else if (this.#protocols.protocolFor(ring, waiter.key, owner) === "geecachepb") {
+      this.#seedGets.send(waiter, ring.hashKey(waiter.key));
       return;
     } else if (this.#failOver.routeGet(waiter, owner)) {
       return;
@@ -364,7 +373,7 @@ export class GrpcUpstream implements Upstream {
   }
 
   #open(owner: string, key: string, attempt: number): OwnerStream {
-    const target = { hash: this.#ring.hashKey(key), attempt };
+    const target = { hash: this.#current.snapshot.hashKey(key), attempt };
     const stream = new OwnerStream(this.#client, owner, target, this.#streamEvents);
     this.#live.add(stream);
     return stream;
@@ -398,7 +407,9 @@ export class GrpcUpstream implements Upstream {
     closed: (stream, unanswered, error) => this.#streamClosed(stream, unanswered, error),
     // A node that names itself speaks mccache's protocol, whatever a probe said.
     named: (stream) => {
-      if (this.#ring.has(stream.node)) this.#protocols.learn(stream.node, "mccache.v1");
+      if (this.#current.snapshot.has(stream.node)) {
+        this.#protocols.learn(stream.node, "mccache.v1");
+      }
     },
     answered: (stream, ms) => {
       const member = stream.member;
@@ -411,7 +422,7 @@ export class GrpcUpstream implements Upstream {
     if (this.#streams.get(stream.owner) === stream) this.#streams.delete(stream.owner);
     if (this.#targeted.get(stream.owner) === stream) this.#targeted.delete(stream.owner);
     const member = stream.member;
-    if (refusedMethod(error as grpc.ServiceError) && this.#ring.has(member)) {
+    if (refusedMethod(error as grpc.ServiceError) && this.#current.snapshot.has(member)) {
       // A member of the Go original (unless it refused that too): from now on
       // its keys go to it as its Get, and mccache's calls skip it.
       this.#protocols.learn(member, "geecachepb");
@@ -501,7 +512,7 @@ export class GrpcUpstream implements Upstream {
     options: UpstreamCallOptions,
   ): Promise<void> {
     const { group, key } = write;
-    const drops = this.#source.members.filter((member) => !except.includes(member)).map((member) =>
+    const drops = this.#current.members.filter((member) => !except.includes(member)).map((member) =>
       new Promise<UpstreamValue>((resolve, reject) => {
         // Never retried elsewhere: the drop is for this member only.
         const waiter = { id: 0, group, key, op: ItemOp.REMOVE, local: true, retried: true };

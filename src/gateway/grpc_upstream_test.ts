@@ -6,6 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import { cluster, listenOnLoopback, startSeedOnlyNode } from "../grpc/_testing.ts";
 import { CacheClient, type GetBatch, type GetResults } from "../grpc/_proto.ts";
 import { HashRing } from "../hash_ring.ts";
+import { CurrentRing } from "../grpc/ring_snapshot.ts";
 import { freePort } from "../_testing/ports.ts";
 import { waitFor } from "../_testing/wait.ts";
 import { NotFoundError, UnsupportedError } from "../errors.ts";
@@ -407,5 +408,73 @@ Deno.test({
       }
     }
     refusing.forceShutdown();
+  },
+});
+
+// A member source the test changes by hand.
+function memberSource(initial: readonly string[]) {
+  const listeners = new Set<() => void>();
+  return {
+    members: initial,
+    subscribe(listener: () => void) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    set(members: readonly string[]) {
+      this.members = members;
+      for (const listener of listeners) listener();
+    },
+  };
+}
+
+Deno.test({
+  name: "The upstream and its balancer route by one ring: a get right after its owner left " +
+    "goes to the new owner, before the resolver has told the balancer",
+  ...sanitizers,
+  async fn() {
+    await using nodes = await cluster(3);
+    const addrs = nodes.map((node) => node.addr);
+    const source = memberSource(addrs);
+    const current = new CurrentRing(source);
+    const upstream = new GrpcUpstream({ members: current });
+    try {
+      assert.equal(upstream.currentRing, current);
+      assert.equal(upstream.ring, current.snapshot.ring);
+      await waitFor(
+        () => addrs.every((addr) => upstream.protocols.connected(addr)),
+        "connected to every node",
+      );
+      const key = Array.from({ length: 100 }, (_, i) => `k${i}`)
+        .find((k) => current.snapshot.owner(k) === addrs[2])!;
+      const before = current.snapshot;
+      source.set(addrs.slice(0, 2));
+      assert.notEqual(current.snapshot, before);
+      assert.equal(upstream.ring, current.snapshot.ring, "swapped for the upstream too");
+      const owner = current.snapshot.owner(key)!;
+      // In the same turn: the balancer still holds a connection to the member that left.
+      const { node } = await upstream.get("g", key, { deadline: Date.now() + 5000 });
+      assert.equal(node, owner);
+    } finally {
+      upstream.close();
+      current.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "A get right after the members changed to ones not connected yet waits for them",
+  ...sanitizers,
+  async fn() {
+    await using nodes = await cluster(2);
+    const source = memberSource([nodes[0].addr]);
+    const upstream = new GrpcUpstream({ members: source });
+    try {
+      await waitFor(() => upstream.protocols.connected(nodes[0].addr), "connected");
+      source.set([nodes[1].addr]);
+      const { node } = await upstream.get("g", "k", { deadline: Date.now() + 5000 });
+      assert.equal(node, nodes[1].addr);
+    } finally {
+      upstream.close();
+    }
   },
 });

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { NotFoundError, PeerError } from "../errors.ts";
+import { MemberProtocols } from "../grpc/protocols.ts";
+import { RingSnapshot } from "../grpc/ring_snapshot.ts";
+import { FailOver } from "./_failover.ts";
 import { hedgedCopy } from "./_hedge.ts";
 import { Hints } from "./_hints.ts";
 import type { Waiter } from "./_owner_stream.ts";
@@ -66,4 +69,42 @@ Deno.test("Hints keep the newest write per key, replace older ones, and are take
   hints.restore("a", taken); // a newer write of k is kept: the failed replay does not come back
   assert.deepEqual(hints.take("a").map((h) => h.op), [1]);
   assert.deepEqual(hints.take("b").map((h) => h.op), [2]);
+});
+
+Deno.test("The fail-over and hedge target is where the balancer places the call: one walk of one snapshot", () => {
+  const members = ["127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003", "127.0.0.1:8004"];
+  const snapshot = new RingSnapshot(members);
+  const protocols = new MemberProtocols();
+  protocols.setConnected(new Set(members));
+  const failOver = new FailOver({
+    ring: () => snapshot,
+    protocols,
+    sendTo: () => {},
+    answers: () => Promise.resolve(false),
+  });
+  try {
+    // The balancer's rule over the same members: READY ones, suspect ones avoided.
+    const rule = {
+      accept: (m: string) => protocols.connected(m),
+      avoid: (m: string) => failOver.health.suspect(m),
+    };
+    const keys = Array.from({ length: 200 }, (_, i) => `key-${i}`);
+    const check = () => {
+      for (const key of keys) {
+        const hash = snapshot.hashKey(key);
+        const owner = snapshot.owner(key)!;
+        const next = failOver.nextMember(key, owner);
+        // A suspect owner's gets go where the balancer places a first attempt;
+        // a write failed over from a live owner, where it places the retry.
+        const attempt = failOver.health.suspect(owner) ? 0 : 1;
+        assert.equal(next, snapshot.pick(hash, attempt, rule), key);
+      }
+    };
+    check();
+    failOver.health.suspectNow(members[1]);
+    assert.ok(failOver.health.suspect(members[1]));
+    check();
+  } finally {
+    failOver.close();
+  }
 });

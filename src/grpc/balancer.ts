@@ -5,13 +5,25 @@
  * serves the call's protocol (see {@linkcode MemberProtocols}). A call that
  * names a member in metadata goes to that member only.
  *
+ * The ring is not the policy's own: it is the {@linkcode CurrentRing} the
+ * resolver hands over (see {@linkcode CURRENT_RING_OPTION}), read at each
+ * pick, so the policy places a call by the same snapshot as the rest of the
+ * process, even before the resolver has told it of a membership change.
+ * The endpoints it is given only say which connections to keep.
+ *
  * @module
  */
 
 import * as grpc from "@grpc/grpc-js";
-import { HashRing, type HashRingOptions } from "../hash_ring.ts";
+import type { HashRingOptions } from "../hash_ring.ts";
 import { HEALTH_OPTION, type MemberHealth } from "./health.ts";
 import { type MemberProtocols, PROTOCOL_METADATA_KEY, PROTOCOLS_OPTION } from "./protocols.ts";
+import {
+  CURRENT_RING_OPTION,
+  type CurrentRing,
+  type PickRule,
+  type RingSnapshot,
+} from "./ring_snapshot.ts";
 
 const {
   LeafLoadBalancer,
@@ -45,7 +57,11 @@ export const ATTEMPT_METADATA_KEY = "mccache-attempt";
 export const EPOCHS_ATTRIBUTE = "grpc.internal.no_subchannel.mccache_epochs";
 const EPOCH_OPTION = "mccache.member_epoch";
 
-/** The policy's configuration: the ring options, as every node uses them. */
+/**
+ * The policy's configuration: the ring options, as every node uses them
+ * (the calls are placed by the resolver's {@linkcode CurrentRing}, built
+ * with the same options).
+ */
 export class RingConfig implements grpc.experimental.TypedLoadBalancingConfig {
   /** Creates a config; `ring` must match the nodes' placement. */
   constructor(readonly ring: HashRingOptions = {}) {}
@@ -116,17 +132,33 @@ const QUEUE: PickResult = {
   onCallEnded: null,
 };
 
-// An immutable snapshot: the ring, the pickers of the members that are
-// READY, the members still connecting, the READY members that refused
-// mccache's protocol and the Go original's, and those that are suspect.
+// The connection states are an immutable snapshot: the pickers of the
+// members that are READY, the members still connecting, the READY members
+// that refused mccache's protocol and the Go original's, and those that are
+// suspect. The ring is read at each pick: the process's current one.
 class RingPicker implements Picker {
+  readonly #rules: { mccache: PickRule; seed: PickRule };
+
   constructor(
-    readonly ring: HashRing,
+    readonly ring: CurrentRing,
+    // The snapshot whose members the balancer last heard of.
+    readonly resolved: RingSnapshot,
     readonly ready: ReadonlyMap<string, Picker>,
     readonly connecting: ReadonlySet<string>,
-    readonly refuse: { mccache: ReadonlySet<string>; seed: ReadonlySet<string> },
-    readonly suspect: ReadonlySet<string>,
-  ) {}
+    refuse: { mccache: ReadonlySet<string>; seed: ReadonlySet<string> },
+    suspect: ReadonlySet<string>,
+  ) {
+    // Built once per picker, not per call. Suspect members are skipped
+    // while another can take the call.
+    const avoid = suspect.size === 0 ? undefined : (member: string) => suspect.has(member);
+    const rule = (refused: ReadonlySet<string>): PickRule => ({
+      accept: refused.size === 0
+        ? (member) => ready.has(member)
+        : (member) => ready.has(member) && !refused.has(member),
+      avoid,
+    });
+    this.#rules = { mccache: rule(refuse.mccache), seed: rule(refuse.seed) };
+  }
 
   pick(args: PickArgs): PickResult {
     const member = args.metadata.get(MEMBER_METADATA_KEY)[0];
@@ -141,23 +173,12 @@ class RingPicker implements Picker {
     if (hash === undefined) return drop(`${RING_POLICY}: missing ${HASH_METADATA_KEY} metadata`);
     const attempt = Number(args.metadata.get(ATTEMPT_METADATA_KEY)[0] ?? 0) || 0;
     const seed = args.metadata.get(PROTOCOL_METADATA_KEY)[0] === "geecachepb";
-    const { ready } = this;
-    const refuse = seed ? this.refuse.seed : this.refuse.mccache;
-    const serves = (member: string) => ready.has(member) && !refuse.has(member);
-    let members = refuse.size === 0
-      ? this.ring.walk(hash, attempt + 1, (member) => ready.has(member))
-      : this.ring.walk(hash, attempt + 1, serves);
-    // Suspect members are skipped while another can take the call.
-    const { suspect } = this;
-    if (suspect.size > 0 && members.some((member) => suspect.has(member))) {
-      const healthy = this.ring.walk(hash, attempt + 1, (m) => serves(m) && !suspect.has(m));
-      if (healthy.length > 0) members = healthy;
-    }
-    if (members.length > 0) {
-      return ready.get(members[Math.min(attempt, members.length - 1)])!.pick(args);
-    }
-    // Every READY member refuses this protocol: one still connecting may not.
-    if (this.connecting.size > 0) return QUEUE;
+    const snapshot = this.ring.snapshot;
+    const target = snapshot.pick(hash, attempt, seed ? this.#rules.seed : this.#rules.mccache);
+    if (target !== undefined) return this.ready.get(target)!.pick(args);
+    // Every READY member refuses this protocol: one still connecting may
+    // not, nor may one the resolver has not told of yet.
+    if (this.connecting.size > 0 || snapshot !== this.resolved) return QUEUE;
     return unavailable(`No connected member serves ${seed ? "geecachepb" : "mccache.v1"}`);
   }
 }
@@ -174,7 +195,8 @@ interface Child {
 export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
   #helper: grpc.experimental.ChannelControlHelper;
   #children = new Map<string, Child>();
-  #ring = new HashRing();
+  #ring: CurrentRing | undefined;
+  #resolved: RingSnapshot | undefined;
   #lastError = "";
   #paused = false;
   #destroyed = false;
@@ -201,6 +223,12 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
       if (this.#children.size === 0) this.#fail(endpoints.error.details);
       return true;
     }
+    const ring = options[CURRENT_RING_OPTION] as CurrentRing | undefined;
+    if (ring === undefined) {
+      // Only mccache's resolvers (registerResolvers) hand over the ring.
+      this.#fail(`${RING_POLICY}: the resolver gave no ${CURRENT_RING_OPTION}`);
+      return true;
+    }
     this.#watchProtocols(options[PROTOCOLS_OPTION] as MemberProtocols | undefined);
     this.#watchHealth(options[HEALTH_OPTION] as MemberHealth | undefined);
     const epochs = options[EPOCHS_ATTRIBUTE] as ReadonlyMap<string, number> | undefined;
@@ -223,8 +251,8 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
     }
     for (const [addr, child] of this.#children) if (next.get(addr) !== child) child.leaf.destroy();
     this.#children = next;
-    this.#ring = new HashRing(config.ring);
-    this.#ring.add(...next.keys());
+    this.#ring = ring;
+    this.#resolved = ring.snapshot;
     for (const child of started) child.leaf.startConnecting();
     this.#paused = false;
     this.#update();
@@ -321,7 +349,14 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
       this.#fail(`${RING_POLICY}: no cache nodes known`);
     } else if (ready.size > 0) {
       const refuse = { mccache: refuseMccache, seed: refuseSeed };
-      const picker = new RingPicker(this.#ring, ready, connecting, refuse, suspect);
+      const picker = new RingPicker(
+        this.#ring!,
+        this.#resolved!,
+        ready,
+        connecting,
+        refuse,
+        suspect,
+      );
       this.#helper.updateState(State.READY, picker, null);
     } else if (connecting.size > 0) {
       this.#helper.updateState(State.CONNECTING, new QueuePicker(this), null);

@@ -56,6 +56,7 @@ export {
 } from "./status.ts";
 export type { CacheStatsMessage, GroupStatsMessage, StatsResponse } from "./_proto.ts";
 export { MEMBER_METADATA_KEY, RING_POLICY } from "./balancer.ts";
+export { CURRENT_RING_OPTION, CurrentRing, type PickRule, RingSnapshot } from "./ring_snapshot.ts";
 export {
   ETCD_SCHEME,
   MEMBER_SOURCE_OPTION,

@@ -5,12 +5,13 @@
  * @module
  */
 
-import { HashRing, type HashRingOptions } from "../hash_ring.ts";
+import type { HashRingOptions } from "../hash_ring.ts";
 import type { PeerGetter, PeerPicker } from "../peers.ts";
 import { MemberHealth } from "./health.ts";
 import { GrpcPeer, type GrpcPeerOptions } from "./peer.ts";
 import { UnsupportedError } from "../errors.ts";
 import { MemberProtocols } from "./protocols.ts";
+import { RingSnapshot } from "./ring_snapshot.ts";
 
 /** Options for {@linkcode GrpcPeerPicker}. */
 export interface GrpcPeerPickerOptions extends GrpcPeerOptions {
@@ -27,7 +28,7 @@ export interface GrpcPeerPickerOptions extends GrpcPeerOptions {
 
 // One membership, never changed once built: discovery swaps in a new one.
 interface Snapshot {
-  ring: HashRing;
+  ring: RingSnapshot;
   peers: Map<string, GrpcPeer>;
   others: readonly GrpcPeer[];
 }
@@ -64,7 +65,7 @@ export class GrpcPeerPicker implements PeerPicker {
       ping: (member) => this.#answers(member, PING_TIMEOUT_MS),
     });
     this.#options = { ...options, protocols: this.#protocols, health: this.#health };
-    this.#snapshot = { ring: new HashRing(options.ring), peers: new Map(), others: [] };
+    this.#snapshot = { ring: new RingSnapshot([], options.ring), peers: new Map(), others: [] };
   }
 
   /** How this node's peers have been answering. */
@@ -98,10 +99,9 @@ export class GrpcPeerPicker implements PeerPicker {
     registrationOf?: (member: string) => string | undefined,
   ): void {
     const old = this.#snapshot;
-    const ring = new HashRing(this.#options.ring);
+    const ring = new RingSnapshot(members, this.#options.ring);
     const peers = new Map<string, GrpcPeer>();
-    for (const member of new Set(members)) {
-      ring.add(member);
+    for (const member of ring.members) {
       if (member === this.#self) continue;
       peers.set(member, old.peers.get(member) ?? new GrpcPeer(member, this.#options));
     }
@@ -120,7 +120,7 @@ export class GrpcPeerPicker implements PeerPicker {
    */
   pickPeer(key: string): PeerGetter | undefined {
     const { ring, peers } = this.#snapshot;
-    const owner = ring.get(key);
+    const owner = ring.owner(key);
     if (owner === undefined || this.#health.suspect(owner)) return undefined;
     return peers.get(owner);
   }
@@ -138,7 +138,11 @@ export class GrpcPeerPicker implements PeerPicker {
   close(): void {
     this.#health.close();
     for (const peer of this.#snapshot.peers.values()) peer.close();
-    this.#snapshot = { ring: new HashRing(this.#options.ring), peers: new Map(), others: [] };
+    this.#snapshot = {
+      ring: new RingSnapshot([], this.#options.ring),
+      peers: new Map(),
+      others: [],
+    };
   }
 
   // Whether a suspect peer answers again: any answer, a refusal included.

@@ -11,7 +11,7 @@
 
 import * as grpc from "@grpc/grpc-js";
 import { UnsupportedError } from "../errors.ts";
-import type { HashRing } from "../hash_ring.ts";
+import type { RingSnapshot } from "./ring_snapshot.ts";
 import { ERROR_METADATA_KEY, fromServiceError } from "./status.ts";
 import { CacheClient, GeeCacheClient, type SeedRequest, type SeedResponse } from "./_proto.ts";
 
@@ -131,15 +131,15 @@ export class MemberProtocols {
 
   /**
    * The protocol a get of `key` goes in: that of the first member from the
-   * key's owner (`ring.get(key)`) on that is connected and serves. The balancer places the
+   * key's owner (`ring.owner(key)`) on that is connected and serves. The balancer places the
    * call on the same member: the owner, unless it is down or refuses.
    */
-  protocolFor(ring: HashRing, key: string, owner: string): MemberProtocol | undefined {
+  protocolFor(ring: RingSnapshot, key: string, owner: string): MemberProtocol | undefined {
     const protocol = this.#known.get(owner);
     if (protocol !== "none" && this.#connected.has(owner)) return protocol;
     const serves = (member: string) =>
       this.#connected.has(member) && this.#known.get(member) !== "none";
-    const [next] = ring.walk(ring.hashKey(key), 1, serves);
+    const next = ring.pick(ring.hashKey(key), 0, { accept: serves });
     return next === undefined ? protocol : this.#known.get(next);
   }
 
@@ -313,7 +313,20 @@ function ask(
   deadline: number,
 ): Promise<grpc.ServiceError | null> {
   return new Promise((resolve) => {
-    unary(client, method, request, metadata, { deadline }, (error) => resolve(error));
+    try {
+      unary(client, method, request, metadata, { deadline }, (error) => resolve(error));
+    } catch (error) {
+      // A probe started on a later tick may find the channel closed: the
+      // member was not reached (a throw here would be an unhandled rejection).
+      const details = error instanceof Error ? error.message : String(error);
+      resolve(
+        Object.assign(new Error(details), {
+          code: grpc.status.UNAVAILABLE,
+          details,
+          metadata: new grpc.Metadata(),
+        }) as grpc.ServiceError,
+      );
+    }
   });
 }
 

@@ -2,7 +2,9 @@
  * grpc-js resolvers for cache nodes: `etcd:///<prefix>`, fed by a member
  * source (the etcd prefix watch), and `static:///host:port,host:port`. Both
  * hand the channel the `mccache_ring` policy, so callers need no service
- * config of their own.
+ * config of their own, and the {@linkcode CurrentRing} the policy places
+ * calls by: the one given in {@linkcode CURRENT_RING_OPTION} (shared with
+ * the rest of the process), else one of their own.
  *
  * @module
  */
@@ -10,6 +12,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { HashRingOptions } from "../hash_ring.ts";
 import { EPOCHS_ATTRIBUTE, registerRingBalancer, RING_POLICY } from "./balancer.ts";
+import { CURRENT_RING_OPTION, CurrentRing } from "./ring_snapshot.ts";
 
 const { registerResolver, splitHostPort, statusOrFromError, statusOrFromValue } = grpc.experimental;
 
@@ -27,9 +30,15 @@ export interface MemberSource {
   registrationOf?(member: string): string | undefined;
 }
 
-/** Channel option carrying the {@linkcode MemberSource} of an `etcd:///` target. */
+/**
+ * Channel option carrying the {@linkcode MemberSource} of an `etcd:///`
+ * target (unless {@linkcode CURRENT_RING_OPTION} carries the members).
+ */
 export const MEMBER_SOURCE_OPTION = "grpc.internal.no_subchannel.mccache_member_source";
-/** Channel option carrying the ring options (`HashRingOptions`) every node uses. */
+/**
+ * Channel option carrying the ring options (`HashRingOptions`) every node
+ * uses (unless {@linkcode CURRENT_RING_OPTION} carries the ring).
+ */
 export const RING_OPTION = "grpc.internal.no_subchannel.mccache_ring";
 
 /** Scheme of targets whose members come from a {@linkcode MemberSource}. */
@@ -47,7 +56,11 @@ function staticSource(target: grpc.experimental.GrpcUri): MemberSource {
 class MemberResolver implements grpc.experimental.Resolver {
   #listener: grpc.experimental.ResolverListener;
   #source: MemberSource | undefined;
-  #ring: HashRingOptions;
+  #ringOptions: HashRingOptions;
+  // The shared ring from the channel options, or one of its own (#owned)
+  // made from #source while it resolves.
+  #ring: CurrentRing | undefined;
+  #owned = false;
   #unsubscribe: (() => void) | undefined;
   #generation = 0;
   #scheduled = false;
@@ -61,7 +74,8 @@ class MemberResolver implements grpc.experimental.Resolver {
     options: grpc.ChannelOptions,
   ) {
     this.#listener = listener;
-    this.#ring = (options[RING_OPTION] as HashRingOptions | undefined) ?? {};
+    this.#ring = options[CURRENT_RING_OPTION] as CurrentRing | undefined;
+    this.#ringOptions = (options[RING_OPTION] as HashRingOptions | undefined) ?? {};
     this.#source = target.scheme === STATIC_SCHEME
       ? staticSource(target)
       : options[MEMBER_SOURCE_OPTION] as MemberSource | undefined;
@@ -73,13 +87,22 @@ class MemberResolver implements grpc.experimental.Resolver {
   }
 
   updateResolution(): void {
-    this.#unsubscribe ??= this.#source?.subscribe(() => this.#schedule());
+    if (this.#ring === undefined && this.#source !== undefined) {
+      this.#ring = new CurrentRing(this.#source, this.#ringOptions);
+      this.#owned = true;
+    }
+    this.#unsubscribe ??= this.#ring?.subscribe(() => this.#schedule());
     this.#schedule();
   }
 
   destroy(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+    if (this.#owned) {
+      this.#ring!.close();
+      this.#ring = undefined;
+      this.#owned = false;
+    }
     this.#generation++;
     this.#scheduled = false;
   }
@@ -98,14 +121,16 @@ class MemberResolver implements grpc.experimental.Resolver {
   }
 
   #emit(): void {
-    if (this.#source === undefined) {
+    const ring = this.#ring;
+    if (ring === undefined) {
       const details = `No member source: pass one in the ${MEMBER_SOURCE_OPTION} channel option`;
       this.#listener(statusOrFromError({ code: grpc.status.UNAVAILABLE, details }), {}, null, "");
       return;
     }
+    // The endpoints are those of the snapshot the balancer places calls by.
     const endpoints: grpc.experimental.Endpoint[] = [];
     const epochs = new Map<string, number>();
-    for (const member of this.#source.members) {
+    for (const member of ring.snapshot.members) {
       const hostPort = splitHostPort(member);
       if (hostPort?.port === undefined) continue;
       endpoints.push({ addresses: [{ host: hostPort.host, port: hostPort.port }] });
@@ -113,12 +138,12 @@ class MemberResolver implements grpc.experimental.Resolver {
     }
     this.#epochs = epochs;
     const serviceConfig = {
-      loadBalancingConfig: [{ [RING_POLICY]: { ...this.#ring } }],
+      loadBalancingConfig: [{ [RING_POLICY]: { ...ring.options } }],
       methodConfig: [],
     };
     this.#listener(
       statusOrFromValue(endpoints),
-      { [EPOCHS_ATTRIBUTE]: epochs },
+      { [EPOCHS_ATTRIBUTE]: epochs, [CURRENT_RING_OPTION]: ring },
       statusOrFromValue(serviceConfig),
       `${endpoints.length} members`,
     );
