@@ -16,7 +16,7 @@ import { createGatewayHandler, type GatewayHandlerOptions } from "./handler.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { GrpcUpstream } from "./grpc_upstream.ts";
 import { StatusCollector, type StatusReport, type StatusSource } from "./status/report.ts";
-import { CleanupStack, once, watchEtcdMembers } from "../lifecycle/lifecycle.ts";
+import { CleanupStack, once, serveHttp, watchEtcdMembers } from "../lifecycle/lifecycle.ts";
 
 /** Options for {@linkcode startGateway}. */
 export interface GatewayOptions
@@ -193,13 +193,7 @@ function listen(
   port: number,
   handler: (request: Request) => Response | Promise<Response>,
 ): string {
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    server = Deno.serve({ hostname, port, onListen: () => {} }, handler);
-  } catch (error) {
-    const why = error instanceof Deno.errors.AddrInUse ? "address already in use" : String(error);
-    throw new Error(`Cannot listen on ${hostname}:${port}: ${why}`);
-  }
+  const server = serveHttp(`${hostname}:${port}`, hostname, port, handler);
   stack.defer(() => server.shutdown());
   return `${server.addr.hostname}:${server.addr.port}`;
 }

@@ -2,8 +2,9 @@
  * What starting and stopping a node and a gateway share: a
  * {@linkcode CleanupStack} that closes what a start-up opened, newest first,
  * whether the start-up fails half-way or the thing is stopped later;
- * {@linkcode once}, so that a second stop waits for the first; and the etcd
- * setup both begin with, {@linkcode watchEtcdMembers}.
+ * {@linkcode once}, so that a second stop waits for the first; the etcd
+ * setup both begin with, {@linkcode watchEtcdMembers}; and
+ * {@linkcode serveHttp}, which fails in one line when the address is taken.
  *
  * Internal: `deno.json` does not export it. It sits in a folder of its own
  * because `src/*.ts` is the core, which may not import etcd.
@@ -179,4 +180,31 @@ export async function watchEtcdMembers(
   const members = await discovery.start({ timeout: options.timeout ?? 5000 });
   stack.defer(() => discovery.stop());
   return { client, discovery, members, registrationOf };
+}
+
+/**
+ * `Deno.serve` on `hostname:port`, quietly. Throws a one-line `Error` naming
+ * `addr` when it cannot listen, e.g. `Cannot listen on 127.0.0.1:9999:
+ * address already in use`.
+ *
+ * @example
+ * ```ts
+ * import { serveHttp } from "./lifecycle.ts";
+ *
+ * const server = serveHttp("127.0.0.1:0", "127.0.0.1", 0, () => new Response("ok"));
+ * await server.shutdown();
+ * ```
+ */
+export function serveHttp(
+  addr: string,
+  hostname: string,
+  port: number,
+  handler: (request: Request) => Response | Promise<Response>,
+): Deno.HttpServer<Deno.NetAddr> {
+  try {
+    return Deno.serve({ hostname, port, onListen: () => {} }, handler);
+  } catch (error) {
+    const why = error instanceof Deno.errors.AddrInUse ? "address already in use" : String(error);
+    throw new Error(`Cannot listen on ${addr}: ${why}`);
+  }
 }
