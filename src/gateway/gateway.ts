@@ -113,7 +113,8 @@ async function discover(
   logger: Logger,
 ): Promise<{ members: MemberSource; connected: () => boolean }> {
   const listeners = new Set<() => void>();
-  const { discovery } = await watchEtcdMembers(stack, options.etcd ?? {}, {
+  const { discovery } = await watchEtcdMembers(stack, {
+    ...options.etcd,
     logger,
     seedRing: options.ring?.compat === "seed",
     onChange: () => listeners.forEach((listener) => listener()),
@@ -193,7 +194,7 @@ function listen(
   port: number,
   handler: (request: Request) => Response | Promise<Response>,
 ): string {
-  const server = serveHttp(`${hostname}:${port}`, hostname, port, handler);
+  const server = serveHttp({ hostname, port }, handler);
   stack.defer(() => server.shutdown());
   return `${server.addr.hostname}:${server.addr.port}`;
 }

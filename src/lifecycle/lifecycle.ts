@@ -82,7 +82,7 @@ export class CleanupStack {
  * Wraps `fn` so that it runs on the first call only; every call returns the
  * first call's promise. Makes `stop()` and `[Symbol.asyncDispose]()` idempotent.
  *
- * @example
+ * @example Stop twice, run once
  * ```ts
  * import assert from "node:assert/strict";
  * import { once } from "./lifecycle.ts";
@@ -114,8 +114,8 @@ export interface EtcdSetupOptions {
   timeout?: number;
 }
 
-/** How {@linkcode watchEtcdMembers} watches. */
-export interface WatchMembersOptions {
+/** Options for {@linkcode watchEtcdMembers}: where etcd is, and how to watch. */
+export interface WatchEtcdOptions extends EtcdSetupOptions {
   /** Lifecycle log lines. */
   logger: Logger;
   /** Whether members are named as the Go original names them (`ring.compat: "seed"`). */
@@ -146,10 +146,11 @@ export interface EtcdMembers {
  * the discovery close with `stack`, newest first. Rejects with the
  * discovery's one-line error when etcd is not reached within `timeout`.
  *
- * @example
+ * @example Watch the members until the stack closes
  * ```ts ignore
  * const stack = new CleanupStack();
- * const { members } = await watchEtcdMembers(stack, { endpoints: ["127.0.0.1:2379"] }, {
+ * const { members } = await watchEtcdMembers(stack, {
+ *   endpoints: ["127.0.0.1:2379"],
  *   logger: silentLogger,
  *   seedRing: false,
  *   onChange: (members) => console.log(members),
@@ -159,8 +160,7 @@ export interface EtcdMembers {
  */
 export async function watchEtcdMembers(
   stack: CleanupStack,
-  options: EtcdSetupOptions,
-  watch: WatchMembersOptions,
+  options: WatchEtcdOptions,
 ): Promise<EtcdMembers> {
   const client: Etcd3 = createEtcdClient({
     endpoints: options.endpoints,
@@ -172,39 +172,48 @@ export async function watchEtcdMembers(
   const registrationOf = (member: string) => discovery.registrationOf(member);
   const discovery = new EtcdDiscovery(client, {
     prefix: options.prefix,
-    logger: watch.logger,
-    seedRing: watch.seedRing,
-    graceMs: watch.graceMs,
-    onChange: (members) => watch.onChange(members, registrationOf),
+    logger: options.logger,
+    seedRing: options.seedRing,
+    graceMs: options.graceMs,
+    onChange: (members) => options.onChange(members, registrationOf),
   });
   const members = await discovery.start({ timeout: options.timeout ?? 5000 });
   stack.defer(() => discovery.stop());
   return { client, discovery, members, registrationOf };
 }
 
+/** Where {@linkcode serveHttp} listens. */
+export interface HttpListenOptions {
+  /** Host name or IP address to listen on. */
+  hostname: string;
+  /** Port to listen on; 0 asks for a free one. */
+  port: number;
+  /** The address as the user gave it, for the error message. @default {`${hostname}:${port}`} */
+  addr?: string;
+}
+
 /**
- * `Deno.serve` on `hostname:port`, quietly. Throws a one-line `Error` naming
- * `addr` when it cannot listen, e.g. `Cannot listen on 127.0.0.1:9999:
- * address already in use`.
+ * `Deno.serve`, quietly. Throws a one-line `Error` naming the address when
+ * it cannot listen, e.g. `Cannot listen on 127.0.0.1:9999: address already
+ * in use`.
  *
- * @example
+ * @example Serve on a free port
  * ```ts
  * import { serveHttp } from "./lifecycle.ts";
  *
- * const server = serveHttp("127.0.0.1:0", "127.0.0.1", 0, () => new Response("ok"));
+ * const server = serveHttp({ hostname: "127.0.0.1", port: 0 }, () => new Response("ok"));
  * await server.shutdown();
  * ```
  */
 export function serveHttp(
-  addr: string,
-  hostname: string,
-  port: number,
+  at: HttpListenOptions,
   handler: (request: Request) => Response | Promise<Response>,
 ): Deno.HttpServer<Deno.NetAddr> {
+  const { hostname, port } = at;
   try {
     return Deno.serve({ hostname, port, onListen: () => {} }, handler);
   } catch (error) {
     const why = error instanceof Deno.errors.AddrInUse ? "address already in use" : String(error);
-    throw new Error(`Cannot listen on ${addr}: ${why}`);
+    throw new Error(`Cannot listen on ${at.addr ?? `${hostname}:${port}`}: ${why}`);
   }
 }

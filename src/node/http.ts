@@ -55,7 +55,7 @@ export function serveNodeHttp(
     buffered: () => ({ bytes: node.bufferedBytes ?? 0, refused: node.refusedMessages ?? 0 }),
     etcdConnected: node.etcdConnected === undefined ? undefined : () => node.etcdConnected === true,
   });
-  const server = serveHttp(addr, hostname, port, (request) => serve(request, node, metrics));
+  const server = serveHttp({ hostname, port, addr }, (request) => serve(request, node, metrics));
   return { shutdown: () => server.shutdown() };
 }
 

@@ -290,7 +290,8 @@ async function joinEtcd(
   logger: Logger,
 ): Promise<EtcdMembership> {
   const etcd = options.etcd ?? {};
-  const { client, discovery, members, registrationOf } = await watchEtcdMembers(stack, etcd, {
+  const { client, discovery, members, registrationOf } = await watchEtcdMembers(stack, {
+    ...etcd,
     logger,
     seedRing: options.ring?.compat === "seed",
     // Members had a lease TTL to register again when etcd came back empty.
