@@ -6,8 +6,9 @@ import { GroupRegistry } from "../mod.ts";
 import { type CacheNode, consoleLogger, parseDuration, startNode } from "../src/node/mod.ts";
 import { addSeedScores } from "./_seed_scores.ts";
 import { type Gateway, LiveLine, startGateway } from "../src/gateway/mod.ts";
-import { clusterOptions, onShutdownSignal, run, splitList } from "./_cli.ts";
+import { type ClusterOptions, clusterOptions, onShutdownSignal, run, splitList } from "./_cli.ts";
 import { CLUSTER_FLAGS, parseFlags } from "./_flags.ts";
+import { CleanupStack } from "../src/lifecycle/lifecycle.ts";
 
 const USAGE = `Usage: deno task demo [options]
 
@@ -52,7 +53,38 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const useEtcd = flags.etcd !== undefined;
+  const cluster = demoCluster(flags);
+  // Stopped in reverse: the gateway first, then the nodes, also when one of them fails to start.
+  const stack = new CleanupStack();
+  const gateway = await stack.start(async () => {
+    for (const addr of cluster.addrs) {
+      const node = await startDemoNode(addr, cluster);
+      stack.defer(() => node.stop());
+    }
+    const gateway = await startGateway({
+      addr: flags.addr,
+      peers: cluster.peers,
+      etcd: cluster.etcd,
+      logger: consoleLogger(cluster.level, "gateway", cluster.format),
+    });
+    stack.defer(() => gateway.stop());
+    return gateway;
+  });
+  console.log(banner(cluster.addrs, flags.etcd, gateway.addr));
+  if (cluster.liveEvery > 0) {
+    const live = printLive(gateway, cluster.liveEvery);
+    stack.defer(() => clearInterval(live));
+  }
+  onShutdownSignal(() => stack.close());
+}
+
+// The demo's flags, validated.
+interface DemoCluster extends Pick<ClusterOptions, "level" | "format" | "etcd" | "peers"> {
+  addrs: string[];
+  liveEvery: number;
+}
+
+function demoCluster(flags: ReturnType<typeof parseFlags<typeof FLAGS>>): DemoCluster {
   const { level, format, etcd } = clusterOptions({
     "etcd-prefix": "mccache",
     "etcd-timeout": "5s",
@@ -63,58 +95,35 @@ async function main(): Promise<void> {
   });
   const liveEvery = parseDuration(flags["live-every"], "--live-every");
   const addrs = splitList(flags.nodes, "--nodes member");
-  const cluster = { level, etcd, peers: useEtcd ? undefined : addrs };
-  const nodes: CacheNode[] = [];
-  const stopAll = async () => {
-    for (const node of nodes) await node.stop();
-  };
-  try {
-    for (const addr of addrs) {
-      const registry = new GroupRegistry();
-      addSeedScores(registry, 64 << 20);
-      nodes.push(
-        await startNode({
-          addr,
-          registry,
-          peers: cluster.peers,
-          etcd: cluster.etcd,
-          logger: consoleLogger(cluster.level, `node ${addr}`, format),
-        }),
-      );
-    }
-  } catch (error) {
-    await stopAll();
-    throw error;
-  }
-  const gateway = await startGateway({
-    addr: flags.addr,
+  const peers = flags.etcd !== undefined ? undefined : addrs;
+  return { level, format, etcd, peers, addrs, liveEvery };
+}
+
+function startDemoNode(addr: string, cluster: DemoCluster): Promise<CacheNode> {
+  const registry = new GroupRegistry();
+  addSeedScores(registry, 64 << 20);
+  return startNode({
+    addr,
+    registry,
     peers: cluster.peers,
     etcd: cluster.etcd,
-    logger: consoleLogger(cluster.level, "gateway", format),
-  }).catch(async (error) => {
-    await stopAll();
-    throw error;
+    logger: consoleLogger(cluster.level, `node ${addr}`, cluster.format),
   });
-  console.log(
-    [
-      `mccache demo: ${addrs.length} nodes (${addrs.join(", ")}) ${
-        useEtcd ? `registered in etcd at ${flags.etcd}` : "with static membership"
-      }`,
-      `gateway: http://${gateway.addr}/mccache/<group>/<key>   metrics: http://${gateway.addr}/metrics`,
-      `status page: http://${gateway.addr}/`,
-      "",
-      'Try (the Go original\'s group "scores" holds zhangshan, lisi, Rex, Rola):',
-      ...tryLines(gateway.addr).map((line) => `  ${line}`),
-      "",
-      "Press Ctrl-C to stop.",
-    ].join("\n"),
-  );
-  const live = liveEvery > 0 ? printLive(gateway, liveEvery) : undefined;
-  onShutdownSignal(async () => {
-    clearInterval(live);
-    await gateway.stop();
-    await stopAll();
-  });
+}
+
+function banner(addrs: string[], etcd: string | undefined, gateway: string): string {
+  return [
+    `mccache demo: ${addrs.length} nodes (${addrs.join(", ")}) ${
+      etcd !== undefined ? `registered in etcd at ${etcd}` : "with static membership"
+    }`,
+    `gateway: http://${gateway}/mccache/<group>/<key>   metrics: http://${gateway}/metrics`,
+    `status page: http://${gateway}/`,
+    "",
+    'Try (the Go original\'s group "scores" holds zhangshan, lisi, Rex, Rola):',
+    ...tryLines(gateway).map((line) => `  ${line}`),
+    "",
+    "Press Ctrl-C to stop.",
+  ].join("\n");
 }
 
 // The live line: what the cluster did since the line before.

@@ -8,7 +8,7 @@ import {
   parseDuration,
   parseHostPort,
 } from "../src/node/mod.ts";
-import { type Gateway, startGateway } from "../src/gateway/mod.ts";
+import { type Gateway, type GatewayOptions, startGateway } from "../src/gateway/mod.ts";
 import {
   clusterOptions,
   envSecret,
@@ -79,14 +79,6 @@ async function main(): Promise<void> {
   parseHostPort(listen, flags.listen === undefined ? "--addr" : "--listen", { allowZero: true });
   checkPermissions(gatewayNeeds(flags));
   const cluster = clusterOptions(flags);
-  if (!flags.prefix.startsWith("/")) {
-    throw new TypeError(`Invalid --prefix "${flags.prefix}": it must start with /`);
-  }
-  const timeout = parseDuration(flags.timeout, "--timeout");
-  if (timeout <= 0) {
-    throw new TypeError(`Invalid --timeout "${flags.timeout}": it must be positive`);
-  }
-  const logger = consoleLogger(cluster.level, "gateway", cluster.format);
   const gateway = await startGateway({
     addr: listen,
     peers: cluster.peers,
@@ -95,6 +87,23 @@ async function main(): Promise<void> {
     tls: cluster.tls,
     keepalive: cluster.keepalive,
     hedgeAfter: cluster.hedgeAfter,
+    ...apiOptions(flags),
+    logger: consoleLogger(cluster.level, "gateway", cluster.format),
+  });
+  if (cluster.format === "text") console.log(summary(flags, gateway));
+  onShutdownSignal(() => gateway.stop());
+}
+
+// The flags of the HTTP API itself, validated.
+function apiOptions(flags: GatewayFlags): Omit<GatewayOptions, "addr" | "logger"> {
+  if (!flags.prefix.startsWith("/")) {
+    throw new TypeError(`Invalid --prefix "${flags.prefix}": it must start with /`);
+  }
+  const timeout = parseDuration(flags.timeout, "--timeout");
+  if (timeout <= 0) {
+    throw new TypeError(`Invalid --timeout "${flags.timeout}": it must be positive`);
+  }
+  return {
     prefix: flags.prefix,
     timeout,
     maxValueBytes: parseBytes(flags["max-value-bytes"], "--max-value-bytes"),
@@ -108,10 +117,7 @@ async function main(): Promise<void> {
     debugHeaders: flags["debug-headers"],
     token: token(flags),
     tokenReads: flags["token-reads"],
-    logger,
-  });
-  if (cluster.format === "text") console.log(summary(flags, gateway));
-  onShutdownSignal(() => gateway.stop());
+  };
 }
 
 // One screen on stdout: where it serves, whom it routes to, what it keeps.

@@ -8,12 +8,28 @@ export class TcpRelay {
   #target: Deno.ConnectOptions;
   #listener?: Deno.Listener;
   #conns = new Set<Deno.Conn>();
+  #clients = 0;
+  #relayed = 0;
 
   constructor(target: string) {
     const [hostname, port] = target.split(":");
     this.#target = { hostname, port: Number(port) };
     this.endpoint = `127.0.0.1:${this.#port}`;
     this.restore();
+  }
+
+  /**
+   * Connections from clients that the client side has not closed yet: a
+   * test reads it to see that a client it cannot reach (one inside a
+   * failed start-up) let go of its sockets.
+   */
+  get clients(): number {
+    return this.#clients;
+  }
+
+  /** Connections relayed so far, closed or not. */
+  get relayed(): number {
+    return this.#relayed;
   }
 
   restore(): void {
@@ -28,8 +44,10 @@ export class TcpRelay {
     const outbound = await Deno.connect(this.#target).catch(() => undefined);
     if (!outbound) return inbound.close();
     this.#conns.add(inbound).add(outbound);
+    this.#clients++;
+    this.#relayed++;
     await Promise.allSettled([
-      inbound.readable.pipeTo(outbound.writable),
+      inbound.readable.pipeTo(outbound.writable).finally(() => this.#clients--),
       outbound.readable.pipeTo(inbound.writable),
     ]);
     this.#close(inbound, outbound);

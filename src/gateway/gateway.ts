@@ -6,10 +6,7 @@
  * @module
  */
 
-import type { Etcd3 } from "etcd3";
 import type { HashRingOptions } from "../hash_ring.ts";
-import { createEtcdClient } from "../etcd/client.ts";
-import { EtcdDiscovery } from "../etcd/discovery.ts";
 import type { MemberSource } from "../grpc/resolver.ts";
 import type { TlsOptions } from "../grpc/tls.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
@@ -19,6 +16,7 @@ import { createGatewayHandler, type GatewayHandlerOptions } from "./handler.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { GrpcUpstream } from "./grpc_upstream.ts";
 import { StatusCollector, type StatusReport, type StatusSource } from "./status/report.ts";
+import { CleanupStack, once, serveHttp, watchEtcdMembers } from "../lifecycle/lifecycle.ts";
 
 /** Options for {@linkcode startGateway}. */
 export interface GatewayOptions
@@ -70,81 +68,57 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const { hostname, port } = parseHostPort(options.addr ?? "127.0.0.1:9999", "gateway address", {
     allowZero: true,
   });
-  const cleanups: (() => Promise<void> | void)[] = [];
-  const cleanup = async () => {
-    while (cleanups.length > 0) await cleanups.pop()!();
-  };
-  try {
-    const seedRing = options.ring?.compat === "seed";
-    const etcd = options.peers
-      ? undefined
-      : await discover({ ...options.etcd, seedRing }, logger, cleanups);
+  const stack = new CleanupStack();
+  const gateway = await stack.start(async () => {
+    const etcd = options.peers ? undefined : await discover(stack, options, logger);
     const members = options.peers ?? etcd!.members;
-    const source = {
-      members: () => upstream.members,
-      protocolOf: (member: string) => upstream.protocols.of(member),
-      etcdConnected: etcd?.connected,
-    };
-    const metrics = new GatewayMetrics(source);
-    const onDropFailed = () => metrics.dropFailed();
-    const upstream = new GrpcUpstream({
-      members,
-      ring: options.ring,
-      tls: options.tls,
-      keepalive: options.keepalive,
-      hedgeAfter: options.hedgeAfter,
-      onDropFailed,
-    });
-    cleanups.push(() => upstream.close());
-    const tls = options.tls !== undefined;
+    const { upstream, metrics } = openUpstream(stack, options, members, etcd?.connected);
     let addr = `${hostname}:${port}`;
     const status = statusCollector(upstream, metrics, options, () => addr);
-    cleanups.push(() => status.close());
+    stack.defer(() => status.close());
     const handler = createGatewayHandler({ ...options, upstream, metrics, status });
-    const server = listen(hostname, port, handler);
-    cleanups.push(() => server.shutdown());
-    addr = `${server.addr.hostname}:${server.addr.port}`;
-    logger.info("gateway started", { addr, members: upstream.members.length, tls });
-    const stop = once(async () => {
-      logger.info("gateway stopping", { addr });
-      await cleanup();
-    });
-    return {
-      addr,
-      status: () => status.report(),
-      get members() {
-        return upstream.members;
-      },
-      stop,
-      [Symbol.asyncDispose]: stop,
-    };
-  } catch (error) {
-    await cleanup();
-    throw error;
-  }
+    addr = listen(stack, hostname, port, handler);
+    return runningGateway(addr, upstream, status, stack, logger);
+  });
+  const tls = options.tls !== undefined;
+  logger.info("gateway started", { addr: gateway.addr, members: gateway.members.length, tls });
+  return gateway;
+}
+
+function runningGateway(
+  addr: string,
+  upstream: GrpcUpstream,
+  status: StatusCollector,
+  stack: CleanupStack,
+  logger: Logger,
+): Gateway {
+  const stop = once(async () => {
+    logger.info("gateway stopping", { addr });
+    await stack.close();
+  });
+  return {
+    addr,
+    status: () => status.report(),
+    get members() {
+      return upstream.members;
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
 }
 
 async function discover(
-  options: Omit<NodeEtcdOptions, "leaseTtl"> & { seedRing: boolean },
+  stack: CleanupStack,
+  options: GatewayOptions,
   logger: Logger,
-  cleanups: (() => Promise<void> | void)[],
 ): Promise<{ members: MemberSource; connected: () => boolean }> {
-  const client: Etcd3 = createEtcdClient({
-    endpoints: options.endpoints,
-    username: options.username,
-    password: options.password,
-    tls: options.tls,
-  });
-  cleanups.push(() => client.close());
   const listeners = new Set<() => void>();
-  const discovery = new EtcdDiscovery(client, {
-    prefix: options.prefix,
+  const { discovery } = await watchEtcdMembers(stack, {
+    ...options.etcd,
     logger,
-    seedRing: options.seedRing,
+    seedRing: options.ring?.compat === "seed",
     onChange: () => listeners.forEach((listener) => listener()),
   });
-  await discovery.start({ timeout: options.timeout ?? 5000 });
-  cleanups.push(() => discovery.stop());
   const members: MemberSource = {
     get members() {
       return discovery.members;
@@ -156,6 +130,31 @@ async function discover(
     registrationOf: (member) => discovery.registrationOf(member),
   };
   return { members, connected: () => discovery.connected };
+}
+
+// The metrics read the upstream's members and protocols; the upstream counts
+// failed drops in the metrics.
+function openUpstream(
+  stack: CleanupStack,
+  options: GatewayOptions,
+  members: readonly string[] | MemberSource,
+  etcdConnected: (() => boolean) | undefined,
+): { upstream: GrpcUpstream; metrics: GatewayMetrics } {
+  const metrics = new GatewayMetrics({
+    members: () => upstream.members,
+    protocolOf: (member: string) => upstream.protocols.of(member),
+    etcdConnected,
+  });
+  const upstream = new GrpcUpstream({
+    members,
+    ring: options.ring,
+    tls: options.tls,
+    keepalive: options.keepalive,
+    hedgeAfter: options.hedgeAfter,
+    onDropFailed: () => metrics.dropFailed(),
+  });
+  stack.defer(() => upstream.close());
+  return { upstream, metrics };
 }
 
 // What the status page reads: the upstream's ring, protocols and health,
@@ -188,20 +187,14 @@ function statusCollector(
   });
 }
 
+// Returns the address served (the real port when 0 was asked for).
 function listen(
+  stack: CleanupStack,
   hostname: string,
   port: number,
   handler: (request: Request) => Response | Promise<Response>,
-): Deno.HttpServer<Deno.NetAddr> {
-  try {
-    return Deno.serve({ hostname, port, onListen: () => {} }, handler);
-  } catch (error) {
-    const why = error instanceof Deno.errors.AddrInUse ? "address already in use" : String(error);
-    throw new Error(`Cannot listen on ${hostname}:${port}: ${why}`);
-  }
-}
-
-function once(fn: () => Promise<void>): () => Promise<void> {
-  let result: Promise<void> | undefined;
-  return () => result ??= fn();
+): string {
+  const server = serveHttp({ hostname, port }, handler);
+  stack.defer(() => server.shutdown());
+  return `${server.addr.hostname}:${server.addr.port}`;
 }

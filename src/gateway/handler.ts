@@ -6,7 +6,6 @@
  * @module
  */
 
-import { errorStatus } from "../errors.ts";
 import { LruCache } from "../lru.ts";
 import { SingleFlight } from "../singleflight.ts";
 import type { Upstream, UpstreamValue, WriteResult } from "./upstream.ts";
@@ -19,6 +18,18 @@ import { routeOf } from "./_route.ts";
 import { HttpError, readBody } from "./_body.ts";
 import type { StatusCollector } from "./status/report.ts";
 import { serveStatus } from "./status/serve.ts";
+import type { Route } from "./_route.ts";
+import {
+  answer,
+  debugValueResponse,
+  errorResponse,
+  type Fetched,
+  json,
+  plainValueResponse,
+  toFetched,
+  type ValueResponse,
+  withCacheControl,
+} from "./_responses.ts";
 
 /** Options for {@linkcode createGatewayHandler}. */
 export interface GatewayHandlerOptions {
@@ -88,10 +99,6 @@ export interface GatewayHandlerOptions {
   status?: StatusCollector;
 }
 
-function json(status: number, message: string, headers?: HeadersInit): Response {
-  return Response.json({ error: message }, { status, headers });
-}
-
 /**
  * Returns the gateway's request handler:
  * - `GET|PUT|DELETE <prefix>/<group>/<key>` (the key percent-encoded; `PUT`
@@ -117,131 +124,176 @@ function json(status: number, message: string, headers?: HeadersInit): Response 
 export function createGatewayHandler(
   options: GatewayHandlerOptions,
 ): (request: Request) => Response | Promise<Response> {
-  const prefix = (options.prefix ?? "/mccache").replace(/\/+$/, "");
-  const timeout = options.timeout ?? 2000;
-  const maxValueBytes = options.maxValueBytes ?? 1 << 20;
-  if (!Number.isInteger(maxValueBytes) || maxValueBytes < 0 || maxValueBytes > MAX_VALUE_BYTES) {
-    throw new RangeError(
-      `Cannot create gateway handler: maxValueBytes must be an integer from 0 to ${MAX_VALUE_BYTES}: received ${maxValueBytes}`,
-    );
-  }
-  const bodyTimeout = options.bodyTimeout ?? 10_000;
-  if (!(bodyTimeout > 0)) {
-    throw new RangeError(
-      `Cannot create gateway handler: bodyTimeout must be positive: received ${bodyTimeout}`,
-    );
-  }
-  const { upstream, metrics } = options;
-  const healthy = options.healthy ?? (() => upstream.serving);
-  const valueResponse = withCacheControl(
-    options.debugHeaders ? debugValueResponse : plainValueResponse,
-    options.staleWhileRevalidate ?? 0,
-  );
-  const hot = options.hotTtl
-    ? new HotCache(valueResponse, options.hotTtl, options.hotBytes, options.random)
-    : undefined;
-  metrics?.watchHotCache(hot?.cache);
-  const authorized = options.token === undefined ? undefined : bearerCheck(options.token);
-  const tokenReads = options.tokenReads ?? false;
-  // Node addresses in error bodies are for operators, shown with debugHeaders.
-  const hidden = options.debugHeaders ? () => [] : () => upstream.members;
-  const flight = new SingleFlight<Fetched>();
+  const api = new CacheApi(options);
+  if (options.metrics) return observed(api, options.metrics);
+  return (request) => api.serve(request);
+}
+
+// The handler behind createGatewayHandler. A request reads top to bottom as
+// groupcache's Get does: serve() routes and checks the token, #get() tries
+// the hot copy, then one upstream call per key at a time, then answers.
+class CacheApi {
+  readonly #prefix: string;
+  readonly #timeout: number;
+  readonly #maxValueBytes: number;
+  readonly #bodyTimeout: number;
+  readonly #upstream: Upstream;
+  readonly #metrics: GatewayMetrics | undefined;
+  readonly #healthy: () => boolean;
+  readonly #status: StatusCollector | undefined;
+  readonly #debugHeaders: boolean;
+  readonly #valueResponse: ValueResponse;
+  readonly #hot: HotCache | undefined;
+  readonly #authorized: ((request: Request) => boolean) | undefined;
+  readonly #tokenReads: boolean;
+  readonly #flight = new SingleFlight<Fetched>();
   // GETs that began before a PUT or DELETE through this gateway finished:
   // their (old) value is not kept in the hot cache.
-  const stale = new WeakSet<Promise<Fetched>>();
-  const written = (group: string, key: string) => {
-    const id = flightId(group, key);
-    hot?.drop(id);
-    const before = flight.forget(id);
-    if (before) stale.add(before);
-  };
+  readonly #stale = new WeakSet<Promise<Fetched>>();
 
-  const respond = (fetched: Fetched): Response => {
-    // The first waiter's Response is cloned for the others; their callbacks
-    // run before it is sent, but a clone of a sent body would throw.
-    const first = fetched.response;
-    if (first !== undefined && !first.bodyUsed) return first.clone();
-    return fetched.response = valueResponse(fetched.result, "miss");
-  };
+  constructor(options: GatewayHandlerOptions) {
+    const { upstream } = options;
+    this.#prefix = (options.prefix ?? "/mccache").replace(/\/+$/, "");
+    this.#timeout = options.timeout ?? 2000;
+    this.#maxValueBytes = checkedMaxValueBytes(options.maxValueBytes ?? 1 << 20);
+    this.#bodyTimeout = checkedBodyTimeout(options.bodyTimeout ?? 10_000);
+    this.#upstream = upstream;
+    this.#metrics = options.metrics;
+    this.#healthy = options.healthy ?? (() => upstream.serving);
+    this.#status = options.status;
+    this.#debugHeaders = options.debugHeaders ?? false;
+    this.#valueResponse = withCacheControl(
+      options.debugHeaders ? debugValueResponse : plainValueResponse,
+      options.staleWhileRevalidate ?? 0,
+    );
+    this.#hot = options.hotTtl
+      ? new HotCache(this.#valueResponse, options.hotTtl, options.hotBytes, options.random)
+      : undefined;
+    this.#metrics?.watchHotCache(this.#hot?.cache);
+    this.#authorized = options.token === undefined ? undefined : bearerCheck(options.token);
+    this.#tokenReads = options.tokenReads ?? false;
+  }
+
+  serve(request: Request): Response | Promise<Response> {
+    const route = routeOf(request, this.#prefix);
+    if (route.kind !== "cache") return this.#serveOther(request, route);
+    if (!this.#mayCall(request)) {
+      return json(401, "Missing or wrong bearer token", { "www-authenticate": "Bearer" });
+    }
+    const { group, key } = route;
+    const deadline = Date.now() + this.#timeout;
+    switch (request.method) {
+      case "GET":
+      case "HEAD":
+        return this.#get(group, key, deadline);
+      case "PUT":
+        return this.#put(group, key, request, route.query, deadline).catch(this.#failed);
+      case "DELETE":
+        return this.#remove(group, key, deadline).catch(this.#failed);
+    }
+    return json(405, `Method ${request.method} not allowed`, { allow: "GET, HEAD, PUT, DELETE" });
+  }
+
+  // With a token, writes need it; reads only with tokenReads.
+  #mayCall(request: Request): boolean {
+    const authorized = this.#authorized;
+    if (!authorized) return true;
+    const read = request.method === "GET" || request.method === "HEAD";
+    return (read && !this.#tokenReads) || authorized(request);
+  }
 
   // Hot-cache hits are answered synchronously: Deno.serve's fastest path.
-  const get = (group: string, key: string, deadline: number): Response | Promise<Response> => {
+  #get(group: string, key: string, deadline: number): Response | Promise<Response> {
     const id = flightId(group, key);
-    const fromHot = hot?.get(id);
+    const fromHot = this.#hot?.get(id);
     if (fromHot) return fromHot;
     // Identical concurrent requests share one upstream call (and its deadline).
-    const loading = flight.do(id, () => upstream.get(group, key, { deadline }).then(toFetched));
-    return loading.then((fetched) => {
-      if (!stale.has(loading)) hot?.offer(id, fetched.result);
-      return respond(fetched);
-    }, failed);
-  };
+    const loading = this.#flight.do(
+      id,
+      () => this.#upstream.get(group, key, { deadline }).then(toFetched),
+    );
+    return loading.then((fetched) => this.#fetched(id, loading, fetched), this.#failed);
+  }
 
-  const failed = (error: unknown): Response => {
-    if (!(error instanceof HttpError)) metrics?.upstreamError(error);
-    return errorResponse(error, timeout, hidden());
-  };
+  #fetched(id: string, loading: Promise<Fetched>, fetched: Fetched): Response {
+    if (!this.#stale.has(loading)) this.#hot?.offer(id, fetched.result);
+    return answer(fetched, this.#valueResponse);
+  }
 
-  const put = async (
+  async #put(
     group: string,
     key: string,
     request: Request,
     query: string,
     deadline: number,
-  ) => {
+  ): Promise<Response> {
     const ttlParam = new URLSearchParams(query).get("ttl");
     const ttl = ttlParam === null ? undefined : parseTtl(ttlParam);
-    const value = await readBody(request, maxValueBytes, bodyTimeout);
-    written(group, key);
-    const stored = await upstream.set(group, key, value, ttl, { deadline });
-    written(group, key);
-    return writeResponse(stored, options.debugHeaders);
+    const value = await readBody(request, this.#maxValueBytes, this.#bodyTimeout);
+    this.#written(group, key);
+    const stored = await this.#upstream.set(group, key, value, ttl, { deadline });
+    this.#written(group, key);
+    return writeResponse(stored, this.#debugHeaders);
+  }
+
+  async #remove(group: string, key: string, deadline: number): Promise<Response> {
+    this.#written(group, key);
+    const removed = await this.#upstream.remove(group, key, { deadline });
+    this.#written(group, key);
+    return writeResponse(removed, this.#debugHeaders);
+  }
+
+  // Before and after a write: the hot copy goes, and a GET in flight keeps
+  // its (maybe old) value out of the hot cache.
+  #written(group: string, key: string): void {
+    const id = flightId(group, key);
+    this.#hot?.drop(id);
+    const before = this.#flight.forget(id);
+    if (before) this.#stale.add(before);
+  }
+
+  #failed = (error: unknown): Response => {
+    if (!(error instanceof HttpError)) this.#metrics?.upstreamError(error);
+    // Node addresses in error bodies are for operators, shown with debugHeaders.
+    return errorResponse(error, this.#timeout, this.#debugHeaders ? [] : this.#upstream.members);
   };
 
-  const remove = async (group: string, key: string, deadline: number) => {
-    written(group, key);
-    const removed = await upstream.remove(group, key, { deadline });
-    written(group, key);
-    return writeResponse(removed, options.debugHeaders);
-  };
+  #serveOther(
+    request: Request,
+    route: Exclude<Route, { kind: "cache" }>,
+  ): Response | Promise<Response> {
+    switch (route.kind) {
+      case "error":
+        return json(route.status, route.message);
+      case "healthz":
+        return this.#healthy() ? new Response("ok\n") : json(503, "No cache node can serve");
+      case "metrics":
+        return this.#serveMetrics();
+      case "status":
+        return serveStatus(request, route, this.#status, this.#readAllowed);
+    }
+  }
+
+  #serveMetrics(): Response | Promise<Response> {
+    const metrics = this.#metrics;
+    if (!metrics) return json(404, "Metrics are not enabled");
+    const headers = { "content-type": metrics.contentType };
+    return metrics.text().then((text) => new Response(text, { headers }));
+  }
 
   // A lookup on the status page reads a value: it needs the token wherever a GET would.
-  const readAllowed = (request: Request) => !authorized || !tokenReads || authorized(request);
+  #readAllowed = (request: Request): boolean =>
+    !this.#authorized || !this.#tokenReads || this.#authorized(request);
+}
 
-  const serve = (request: Request): Response | Promise<Response> => {
-    const route = routeOf(request, prefix);
-    if (route.kind === "error") return json(route.status, route.message);
-    if (route.kind === "healthz") {
-      return healthy() ? new Response("ok\n") : json(503, "No cache node can serve");
-    }
-    if (route.kind === "metrics") {
-      if (!metrics) return json(404, "Metrics are not enabled");
-      const headers = { "content-type": metrics.contentType };
-      return metrics.text().then((text) => new Response(text, { headers }));
-    }
-    if (route.kind === "status") return serveStatus(request, route, options.status, readAllowed);
-    const { group, key } = route;
-    const read = request.method === "GET" || request.method === "HEAD";
-    if (authorized && (!read || tokenReads) && !authorized(request)) {
-      return json(401, "Missing or wrong bearer token", { "www-authenticate": "Bearer" });
-    }
-    const deadline = Date.now() + timeout;
-    switch (request.method) {
-      case "GET":
-      case "HEAD":
-        return get(group, key, deadline);
-      case "PUT":
-        return put(group, key, request, route.query, deadline).catch(failed);
-      case "DELETE":
-        return remove(group, key, deadline).catch(failed);
-    }
-    return json(405, `Method ${request.method} not allowed`, { allow: "GET, HEAD, PUT, DELETE" });
-  };
-
+// Counts each request by method and status, with its time to the Response.
+function observed(
+  api: CacheApi,
+  metrics: GatewayMetrics,
+): (request: Request) => Response | Promise<Response> {
   return (request) => {
     const started = performance.now();
-    const response = serve(request);
-    if (!metrics) return response;
+    const response = api.serve(request);
     if (response instanceof Response) {
       metrics.observe(request.method, response.status, performance.now() - started);
       return response;
@@ -253,54 +305,22 @@ export function createGatewayHandler(
   };
 }
 
-const PLAIN_VALUE = { headers: { "content-type": "application/octet-stream" } };
-
-// A value fetched for a GET, and the Response made for its first waiter,
-// which the other waiters answer with clones of: a clone shares its bytes
-// and headers, and costs ~1/7 of a new Response (0.12 vs 0.86 us,
-// measured), which converts and copies them again.
-interface Fetched {
-  result: UpstreamValue;
-  response: Response | undefined;
-}
-
-function toFetched(result: UpstreamValue): Fetched {
-  return { result, response: undefined };
-}
-
-type ValueResponse = (result: UpstreamValue, cache: "hot" | "miss") => Response;
-
-function plainValueResponse(result: UpstreamValue): Response {
-  return new Response(result.value, PLAIN_VALUE);
-}
-
-function debugValueResponse(result: UpstreamValue, cache: "hot" | "miss"): Response {
-  return new Response(result.value, {
-    headers: {
-      "content-type": "application/octet-stream",
-      "x-mccache-node": result.node,
-      "x-mccache-gateway-cache": cache,
-    },
-  });
-}
-
-// Adds Cache-Control to values with a TTL when the nodes serve them stale
-// for a while: a stale value's TTL reads as 1 ms, so it says max-age=0.
-function withCacheControl(respond: ValueResponse, staleWhileRevalidate: number): ValueResponse {
-  if (!(staleWhileRevalidate >= 0) || !Number.isFinite(staleWhileRevalidate)) {
+function checkedMaxValueBytes(maxValueBytes: number): number {
+  if (!Number.isInteger(maxValueBytes) || maxValueBytes < 0 || maxValueBytes > MAX_VALUE_BYTES) {
     throw new RangeError(
-      `Cannot create gateway handler: staleWhileRevalidate must be a non-negative number of milliseconds: received ${staleWhileRevalidate}`,
+      `Cannot create gateway handler: maxValueBytes must be an integer from 0 to ${MAX_VALUE_BYTES}: received ${maxValueBytes}`,
     );
   }
-  if (staleWhileRevalidate === 0) return respond;
-  const swr = `, stale-while-revalidate=${Math.ceil(staleWhileRevalidate / 1000)}`;
-  return (result, cache) => {
-    const response = respond(result, cache);
-    if (result.ttl !== undefined) {
-      response.headers.set("cache-control", `max-age=${Math.floor(result.ttl / 1000)}${swr}`);
-    }
-    return response;
-  };
+  return maxValueBytes;
+}
+
+function checkedBodyTimeout(bodyTimeout: number): number {
+  if (!(bodyTimeout > 0)) {
+    throw new RangeError(
+      `Cannot create gateway handler: bodyTimeout must be positive: received ${bodyTimeout}`,
+    );
+  }
+  return bodyTimeout;
 }
 
 // Says where a write was done: at the key's owner, or at the next member in
@@ -312,20 +332,6 @@ function writeResponse(result: WriteResult | void, debugHeaders = false): Respon
   };
   if (debugHeaders) headers["x-mccache-node"] = result.node;
   return new Response(null, { status: 204, headers });
-}
-
-function errorResponse(error: unknown, timeout: number, hidden: readonly string[]): Response {
-  // The client still owes body bytes: this connection carries no more requests.
-  if (error instanceof HttpError && error.status === 408) {
-    return json(408, error.message, { connection: "close" });
-  }
-  if (error instanceof HttpError) return json(error.status, error.message);
-  const status = errorStatus(error).http;
-  if (status === 504) return json(504, `Deadline of ${timeout} ms passed`);
-  if (status === 499) return json(499, "Client closed the request");
-  let message = (error instanceof Error ? error.message : String(error)).split("\n")[0];
-  for (const member of hidden) message = message.replaceAll(member, "a cache node");
-  return json(status, message);
 }
 
 function parseTtl(value: string): number {
@@ -349,8 +355,9 @@ function flightId(group: string, key: string): string {
 }
 
 // A hot value kept as a Response that is never sent: each hit answers with
-// a clone of it (see Fetched). `length` is the value's; the entry also counts
-// the Response's own memory, ~0.9 KB measured, most of a small value's entry.
+// a clone of it (see Fetched in _responses.ts). `length` is the value's; the
+// entry also counts the Response's own memory, ~0.9 KB measured, most of a
+// small value's entry.
 class HotEntry {
   constructor(readonly length: number, readonly response: Response) {}
 }

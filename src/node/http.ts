@@ -7,6 +7,7 @@
 import type { GroupRegistry } from "../registry.ts";
 import { parseHostPort } from "./addr.ts";
 import { createNodeMetrics } from "./metrics.ts";
+import { serveHttp } from "../lifecycle/lifecycle.ts";
 
 /** What the HTTP side reads from its node. */
 export interface NodeStatus {
@@ -54,30 +55,29 @@ export function serveNodeHttp(
     buffered: () => ({ bytes: node.bufferedBytes ?? 0, refused: node.refusedMessages ?? 0 }),
     etcdConnected: node.etcdConnected === undefined ? undefined : () => node.etcdConnected === true,
   });
-  const handler = async (request: Request): Promise<Response> => {
-    const { pathname } = new URL(request.url);
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      return Response.json({ error: "Method not allowed" }, {
-        status: 405,
-        headers: { allow: "GET, HEAD" },
-      });
-    }
-    if (pathname === "/healthz") {
-      return node.healthy ? new Response("ok\n") : new Response("stopping\n", { status: 503 });
-    }
-    if (pathname === "/metrics") {
-      return new Response(await metrics.metrics(), {
-        headers: { "content-type": metrics.contentType },
-      });
-    }
-    return Response.json({ error: `Not found: ${pathname}` }, { status: 404 });
-  };
-  let server: Deno.HttpServer;
-  try {
-    server = Deno.serve({ hostname, port, onListen: () => {}, handler });
-  } catch (error) {
-    const why = error instanceof Deno.errors.AddrInUse ? "address already in use" : String(error);
-    throw new Error(`Cannot listen on ${addr}: ${why}`);
-  }
+  const server = serveHttp({ hostname, port, addr }, (request) => serve(request, node, metrics));
   return { shutdown: () => server.shutdown() };
+}
+
+async function serve(
+  request: Request,
+  node: NodeStatus,
+  metrics: ReturnType<typeof createNodeMetrics>,
+): Promise<Response> {
+  const { pathname } = new URL(request.url);
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    return Response.json({ error: "Method not allowed" }, {
+      status: 405,
+      headers: { allow: "GET, HEAD" },
+    });
+  }
+  if (pathname === "/healthz") {
+    return node.healthy ? new Response("ok\n") : new Response("stopping\n", { status: 503 });
+  }
+  if (pathname === "/metrics") {
+    return new Response(await metrics.metrics(), {
+      headers: { "content-type": metrics.contentType },
+    });
+  }
+  return Response.json({ error: `Not found: ${pathname}` }, { status: 404 });
 }

@@ -8,19 +8,20 @@
  */
 
 import * as grpc from "@grpc/grpc-js";
-import type { Etcd3 } from "etcd3";
 import type { HashRingOptions } from "../hash_ring.ts";
 import type { GroupRegistry } from "../registry.ts";
 import { addCacheServices, MAX_MESSAGE_BYTES } from "../grpc/server.ts";
 import { GrpcPeerPicker } from "../grpc/peer_picker.ts";
 import { DEFAULT_KEEPALIVE_MS, keepaliveOptions } from "../grpc/peer.ts";
 import { serverCredentials, type TlsOptions } from "../grpc/tls.ts";
-import { createEtcdClient, type EtcdTlsOptions } from "../etcd/client.ts";
-import { EtcdDiscovery } from "../etcd/discovery.ts";
+import type { EtcdTlsOptions } from "../etcd/client.ts";
+import type { EtcdDiscovery } from "../etcd/discovery.ts";
 import { EtcdRegistrar } from "../etcd/registrar.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { parseHostPort } from "./addr.ts";
 import { serveNodeHttp } from "./http.ts";
+import type { CacheServices } from "../grpc/server.ts";
+import { CleanupStack, once, watchEtcdMembers } from "../lifecycle/lifecycle.ts";
 
 // RFC 9113 asks for at least 100; grpc-js sets no limit at all.
 const DEFAULT_MAX_STREAMS = 100;
@@ -139,20 +140,62 @@ export interface CacheNode extends AsyncDisposable {
  * ```
  */
 export async function startNode(options: NodeOptions): Promise<CacheNode> {
-  const { addr, registry } = options;
+  const { addr } = options;
   const logger = options.logger ?? silentLogger;
   parseHostPort(addr, "node address");
   const listen = options.listen ?? addr;
   parseHostPort(listen, "node listen address");
-  const { tls } = options;
+  const stack = new CleanupStack();
+  const node = await stack.start(() => openNode(stack, options, listen, logger));
+  logger.info("node started", {
+    addr,
+    listen,
+    members: node.members.length,
+    http: options.httpAddr,
+    tls: options.tls !== undefined,
+  });
+  return node;
+}
+
+// The start-up's steps, in order; each defers the cleanup of what it opened.
+async function openNode(
+  stack: CleanupStack,
+  options: NodeOptions,
+  listen: string,
+  logger: Logger,
+): Promise<CacheNode> {
+  const { addr, registry } = options;
   const keepalive = options.keepalive ?? DEFAULT_KEEPALIVE_MS;
   const picker = new GrpcPeerPicker(addr, {
     ring: options.ring,
     timeout: options.peerTimeout,
-    tls,
+    tls: options.tls,
     channelOptions: keepaliveOptions(keepalive),
     hedgeAfter: options.hedgeAfter,
   });
+  stack.defer(() => picker.close());
+  const services = await serveGrpc(stack, options, listen, keepalive, picker);
+  registry.registerPeers(picker);
+  let etcd: EtcdMembership | undefined;
+  if (options.peers) picker.setMembers([...options.peers, addr]);
+  else etcd = await joinEtcd(stack, options, picker, logger);
+  const node = runningNode(options, picker, services, etcd, stack, logger);
+  if (options.httpAddr) {
+    const http = serveNodeHttp(options.httpAddr, registry, node);
+    stack.defer(() => http.shutdown());
+  }
+  return node;
+}
+
+// The gRPC server, bound: on stop, streams end first so that callers move
+// them elsewhere instead of waiting, then calls in flight get 5 s to finish.
+async function serveGrpc(
+  stack: CleanupStack,
+  options: NodeOptions,
+  listen: string,
+  keepalive: number,
+  picker: GrpcPeerPicker,
+): Promise<CacheServices> {
   const maxValueBytes = options.maxValueBytes ?? 1 << 20;
   const server = new grpc.Server({
     // A message holds one value, or a gateway's batch of ~1 MiB: larger ones
@@ -167,49 +210,36 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     "grpc.max_connection_idle_ms": options.idleTimeout ?? 5 * 60_000,
     "grpc.max_concurrent_streams": maxStreamsOf(options),
   });
-  const services = addCacheServices(server, registry, {
-    self: addr,
+  const services = addCacheServices(server, options.registry, {
+    self: options.addr,
     members: () => picker.members,
     maxValueBytes,
     maxBufferedBytes: options.maxBufferedBytes,
   });
-  const cleanups: (() => Promise<void> | void)[] = [() => picker.close()];
-  const cleanup = async () => {
-    while (cleanups.length > 0) await cleanups.pop()!();
-  };
-  let etcd: EtcdMembership | undefined;
-  try {
-    await bind(server, listen, serverCredentials(tls));
-    cleanups.push(() => {
-      services.endStreams();
-      return shutdown(server, 5000);
-    });
-    registry.registerPeers(picker);
-    if (options.peers) {
-      picker.setMembers([...options.peers, addr]);
-    } else {
-      const seedRing = options.ring?.compat === "seed";
-      etcd = await joinEtcd(addr, picker, { ...options.etcd, seedRing }, logger, cleanups);
-    }
-  } catch (error) {
-    await cleanup();
-    throw error;
-  }
+  await bind(server, listen, serverCredentials(options.tls));
+  stack.defer(() => {
+    services.endStreams();
+    return shutdown(server, 5000);
+  });
+  return services;
+}
+
+function runningNode(
+  options: NodeOptions,
+  picker: GrpcPeerPicker,
+  services: CacheServices,
+  etcd: EtcdMembership | undefined,
+  stack: CleanupStack,
+  logger: Logger,
+): CacheNode {
   let stopping = false;
   const stop = once(async () => {
     stopping = true;
-    logger.info("node stopping", { addr });
-    // Leave the ring first, so callers move away, then finish what is in flight.
-    if (etcd) {
-      await etcd.leave();
-      await new Promise((resolve) => setTimeout(resolve, options.drain ?? 300));
-    }
-    await cleanup();
-    logger.info("node stopped", { addr });
+    await stopNode(options, etcd, stack, logger);
   });
   const discovery = etcd?.discovery;
-  const node: CacheNode = {
-    addr,
+  return {
+    addr: options.addr,
     httpAddr: options.httpAddr,
     get members() {
       return picker.members;
@@ -229,23 +259,23 @@ export async function startNode(options: NodeOptions): Promise<CacheNode> {
     stop,
     [Symbol.asyncDispose]: stop,
   };
-  if (options.httpAddr) {
-    try {
-      const http = serveNodeHttp(options.httpAddr, registry, node);
-      cleanups.push(() => http.shutdown());
-    } catch (error) {
-      await cleanup();
-      throw error;
-    }
+}
+
+async function stopNode(
+  options: NodeOptions,
+  etcd: EtcdMembership | undefined,
+  stack: CleanupStack,
+  logger: Logger,
+): Promise<void> {
+  const { addr } = options;
+  logger.info("node stopping", { addr });
+  // Leave the ring first, so callers move away, then finish what is in flight.
+  if (etcd) {
+    await etcd.leave();
+    await new Promise((resolve) => setTimeout(resolve, options.drain ?? 300));
   }
-  logger.info("node started", {
-    addr,
-    listen,
-    members: picker.members.length,
-    http: options.httpAddr,
-    tls: tls !== undefined,
-  });
-  return node;
+  await stack.close();
+  logger.info("node stopped", { addr });
 }
 
 interface EtcdMembership {
@@ -254,37 +284,29 @@ interface EtcdMembership {
 }
 
 async function joinEtcd(
-  addr: string,
+  stack: CleanupStack,
+  options: NodeOptions,
   picker: GrpcPeerPicker,
-  options: NodeEtcdOptions & { seedRing: boolean },
   logger: Logger,
-  cleanups: (() => Promise<void> | void)[],
 ): Promise<EtcdMembership> {
-  const { seedRing } = options;
-  const timeout = options.timeout ?? 5000;
-  const client: Etcd3 = createEtcdClient({
-    endpoints: options.endpoints,
-    username: options.username,
-    password: options.password,
-    tls: options.tls,
-  });
-  cleanups.push(() => client.close());
-  const prefix = options.prefix;
-  const discovery = new EtcdDiscovery(client, {
-    prefix,
+  const etcd = options.etcd ?? {};
+  const { client, discovery, members, registrationOf } = await watchEtcdMembers(stack, {
+    ...etcd,
     logger,
-    seedRing,
+    seedRing: options.ring?.compat === "seed",
     // Members had a lease TTL to register again when etcd came back empty.
-    graceMs: (options.leaseTtl ?? 5) * 1000,
-    onChange: (members) => picker.setMembers(members, registrationOf),
+    graceMs: (etcd.leaseTtl ?? 5) * 1000,
+    onChange: (members, registrationOf) => picker.setMembers(members, registrationOf),
   });
-  const registrationOf = (member: string) => discovery.registrationOf(member);
-  picker.setMembers(await discovery.start({ timeout }), registrationOf);
-  cleanups.push(() => discovery.stop());
-  const registrar = new EtcdRegistrar(client, addr, { prefix, leaseTtl: options.leaseTtl, logger });
+  picker.setMembers(members, registrationOf);
+  const registrar = new EtcdRegistrar(client, options.addr, {
+    prefix: etcd.prefix,
+    leaseTtl: etcd.leaseTtl,
+    logger,
+  });
   const leave = once(() => registrar.stop());
-  cleanups.push(leave);
-  await registrar.start({ timeout });
+  stack.defer(leave);
+  await registrar.start({ timeout: etcd.timeout ?? 5000 });
   return { discovery, leave };
 }
 
@@ -327,9 +349,4 @@ function maxStreamsOf(options: NodeOptions): number {
     );
   }
   return streams;
-}
-
-function once(fn: () => Promise<void>): () => Promise<void> {
-  let result: Promise<void> | undefined;
-  return () => result ??= fn();
 }
