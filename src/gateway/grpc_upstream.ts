@@ -30,7 +30,7 @@ import {
 import { brokenConnection, fromServiceError } from "../grpc/status.ts";
 import { clientCredentials, type TlsOptions } from "../grpc/tls.ts";
 import { checkTtl } from "../getter.ts";
-import { MAX_VALUE_BYTES } from "../grpc/_limits.ts";
+import { MAX_VALUE_BYTES } from "../limits.ts";
 import { CacheClient, ItemOp, type StatsResponse } from "../grpc/_proto.ts";
 import { FailOver } from "./_failover.ts";
 import type { Hint } from "./_hints.ts";

@@ -5,7 +5,7 @@ import { errorStatus, TooLargeError, UnknownGroupError } from "../errors.ts";
 import type { GetOptions, Group } from "../group.ts";
 import type { GroupRegistry } from "../registry.ts";
 import { type Deadline, deadline } from "./deadline.ts";
-import { MAX_VALUE_BYTES } from "./_limits.ts";
+import { MAX_VALUE_BYTES } from "../limits.ts";
 import { type GetBatch, type GetItem, type GetResult, type GetResults, ItemOp } from "./_proto.ts";
 
 /** Initial metadata key in which a node names itself on a GetStream. */

@@ -10,7 +10,7 @@ import { GroupRegistry } from "../registry.ts";
 import { Group } from "../group.ts";
 import { GET_STREAM_PATH } from "./_direct_stream.ts";
 import { NODE_METADATA_KEY } from "./_get_stream.ts";
-import { MAX_MESSAGE_BYTES } from "./_limits.ts";
+import { MAX_MESSAGE_BYTES } from "../limits.ts";
 import type { GetItem, GetResult } from "./_proto.ts";
 import { decodeGetResults, encodeGetBatch } from "./_stream_codec.ts";
 import { cluster, serveOnFreePort } from "./_testing.ts";

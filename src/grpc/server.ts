@@ -9,7 +9,7 @@
 import type * as grpc from "@grpc/grpc-js";
 import { UnknownGroupError } from "../errors.ts";
 import { checkValueSize, serveGetStream } from "./_get_stream.ts";
-import { MAX_VALUE_BYTES } from "./_limits.ts";
+import { MAX_VALUE_BYTES } from "../limits.ts";
 import { serveStreams } from "./_direct_stream.ts";
 import { BufferBudget } from "./_buffer_budget.ts";
 import type { Group } from "../group.ts";
@@ -59,7 +59,7 @@ export interface CacheServiceOptions {
 /** The default of {@linkcode CacheServiceOptions.maxBufferedBytes}: 128 MiB. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 128 << 20;
 
-export { MAX_MESSAGE_BYTES } from "./_limits.ts";
+export { MAX_MESSAGE_BYTES } from "../limits.ts";
 
 /**
  * Adds the mccache and geecachepb services, serving the groups of

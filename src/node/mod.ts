@@ -48,5 +48,5 @@ export {
   loadGroupsModule,
   type OriginGroupsOptions,
 } from "./groups.ts";
-export { parseBytes, parseDuration } from "./units.ts";
+export { parseBytes, parseDuration } from "../parse.ts";
 export { formatBytes, formatSummary, listMembers } from "../log/summary.ts";
