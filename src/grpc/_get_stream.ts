@@ -6,7 +6,13 @@ import type { GetOptions, Group } from "../group.ts";
 import type { GroupRegistry } from "../registry.ts";
 import { type Deadline, deadline } from "./deadline.ts";
 import { MAX_VALUE_BYTES } from "../limits.ts";
-import { type GetBatch, type GetItem, type GetResult, type GetResults, ItemOp } from "./_proto.ts";
+import {
+  type GetBatch,
+  type GetItem,
+  type GetResult,
+  type GetResults,
+  ItemOp,
+} from "./messages.ts";
 
 /** Initial metadata key in which a node names itself on a GetStream. */
 export const NODE_METADATA_KEY = "mccache-node";

@@ -4,8 +4,8 @@
 // make per message (decode, then toObject) and copies each value once.
 // codec_test.ts checks both directions against protobufjs.
 import { Buffer } from "node:buffer";
-import { utf8Length } from "../_utf8.ts";
-import type { GetBatch, GetItem, GetResult, GetResults } from "./_proto.ts";
+import { utf8Length } from "../utf8.ts";
+import type { GetBatch, GetItem, GetResult, GetResults } from "./messages.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

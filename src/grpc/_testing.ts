@@ -10,6 +10,10 @@ import { addCacheServices, type CacheServices } from "./server.ts";
 import { CacheClient, GeeCacheClient } from "./_proto.ts";
 import { freePort } from "../_testing/ports.ts";
 
+// The service client, for tests (in tests/ too) that speak mccache.v1 to a
+// node directly instead of through a GrpcUpstream.
+export { CacheClient } from "./_proto.ts";
+
 export interface TestNode {
   addr: string;
   registry: GroupRegistry;

@@ -11,7 +11,7 @@ import { Group } from "../group.ts";
 import { GET_STREAM_PATH } from "./_direct_stream.ts";
 import { NODE_METADATA_KEY } from "./_get_stream.ts";
 import { MAX_MESSAGE_BYTES } from "../limits.ts";
-import type { GetItem, GetResult } from "./_proto.ts";
+import type { GetItem, GetResult } from "./messages.ts";
 import { decodeGetResults, encodeGetBatch } from "./_stream_codec.ts";
 import { cluster, serveOnFreePort } from "./_testing.ts";
 import { waitFor } from "../_testing/wait.ts";

@@ -61,7 +61,7 @@ export {
   fromServiceError,
   toServiceError,
 } from "./status.ts";
-export type { GroupStatsMessage, StatsResponse } from "./_proto.ts";
+export type { GroupStatsMessage, StatsResponse } from "./messages.ts";
 export {
   ATTEMPT_METADATA_KEY,
   HASH_METADATA_KEY,

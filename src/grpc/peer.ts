@@ -19,7 +19,8 @@ import {
 import { MAX_MESSAGE_BYTES } from "./server.ts";
 import { clientCredentials, type TlsOptions } from "./tls.ts";
 import { fromServiceError } from "./status.ts";
-import { CacheClient, type GetResponse, type SeedResponse, type StatsResponse } from "./_proto.ts";
+import type { GetResponse, SeedResponse, StatsResponse } from "./messages.ts";
+import { CacheClient } from "./_proto.ts";
 
 /** Options for {@linkcode GrpcPeer}. */
 export interface GrpcPeerOptions {

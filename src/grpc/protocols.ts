@@ -13,7 +13,8 @@ import * as grpc from "@grpc/grpc-js";
 import { UnsupportedError } from "../errors.ts";
 import type { HashRing } from "../hash_ring.ts";
 import { ERROR_METADATA_KEY, fromServiceError } from "./status.ts";
-import { CacheClient, GeeCacheClient, type SeedRequest, type SeedResponse } from "./_proto.ts";
+import type { SeedRequest, SeedResponse } from "./messages.ts";
+import { CacheClient, GeeCacheClient } from "./_proto.ts";
 
 /**
  * What a member answers: mccache's own service (`mccache.v1`), only the Go

@@ -17,21 +17,20 @@ import type { GroupRegistry } from "../registry.ts";
 import type { CacheStats, GroupStats } from "../stats.ts";
 import { type Deadline, deadline } from "./deadline.ts";
 import { toServiceError } from "./status.ts";
-import {
-  CacheClient,
-  type CacheStatsMessage,
-  GeeCacheClient,
-  type GetBatch,
-  type GetRequest,
-  type GetResponse,
-  type GetResults,
-  type GroupStatsMessage,
-  type RemoveRequest,
-  type SeedRequest,
-  type SeedResponse,
-  type SetRequest,
-  type StatsResponse,
-} from "./_proto.ts";
+import type {
+  CacheStatsMessage,
+  GetBatch,
+  GetRequest,
+  GetResponse,
+  GetResults,
+  GroupStatsMessage,
+  RemoveRequest,
+  SeedRequest,
+  SeedResponse,
+  SetRequest,
+  StatsResponse,
+} from "./messages.ts";
+import { CacheClient, GeeCacheClient } from "./_proto.ts";
 
 /** Options for {@linkcode addCacheServices}. */
 export interface CacheServiceOptions {

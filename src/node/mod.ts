@@ -27,7 +27,7 @@
  * @module
  */
 
-export { type HostPort, parseHostPort } from "./addr.ts";
+export { type HostPort, parseHostPort } from "../parse.ts";
 export { type HttpHandle, type NodeStatus, serveNodeHttp } from "./http.ts";
 export { createNodeMetrics, type NodeMetricsSource } from "./metrics.ts";
 export { type CacheNode, type NodeEtcdOptions, type NodeOptions, startNode } from "./node.ts";

@@ -19,7 +19,7 @@ import { createEtcdClient, type EtcdTlsOptions } from "../etcd/client.ts";
 import { EtcdDiscovery } from "../etcd/discovery.ts";
 import { EtcdRegistrar } from "../etcd/registrar.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
-import { parseHostPort } from "./addr.ts";
+import { parseHostPort } from "../parse.ts";
 import { serveNodeHttp } from "./http.ts";
 
 // RFC 9113 asks for at least 100; grpc-js sets no limit at all.

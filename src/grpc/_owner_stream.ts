@@ -7,12 +7,12 @@
 // with streams).
 import * as grpc from "@grpc/grpc-js";
 import { PeerError } from "../errors.ts";
-import { Table } from "../_table.ts";
-import { ATTEMPT_METADATA_KEY, HASH_METADATA_KEY, MEMBER_METADATA_KEY } from "../grpc/balancer.ts";
-import { NODE_METADATA_KEY } from "../grpc/_get_stream.ts";
-import { errorFromStatus } from "../grpc/status.ts";
-import type { GetBatch, GetItem, GetResults } from "../grpc/_proto.ts";
-import type { UpstreamValue } from "./upstream.ts";
+import { Table } from "../table.ts";
+import { ATTEMPT_METADATA_KEY, HASH_METADATA_KEY, MEMBER_METADATA_KEY } from "./balancer.ts";
+import { NODE_METADATA_KEY } from "./_get_stream.ts";
+import { errorFromStatus } from "./status.ts";
+import type { GetBatch, GetItem, GetResults } from "./messages.ts";
+import type { UpstreamValue } from "../gateway/upstream.ts";
 
 /** A get (or a set or remove) waiting for its result. */
 export interface Waiter {
@@ -74,7 +74,7 @@ export class OwnerStream {
   #call: grpc.ClientDuplexStream<GetBatch, GetResults>;
   #queue: GetItem[] = [];
   #queuedBytes = 0;
-  // Not a Map: see _table.ts.
+  // Not a Map: see table.ts.
   #inflight = new Table<number, Waiter>();
   #blocked = false;
   #closed = false;

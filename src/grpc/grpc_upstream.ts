@@ -9,16 +9,16 @@
 import * as grpc from "@grpc/grpc-js";
 import { HashRing, type HashRingOptions } from "../hash_ring.ts";
 import { PeerError, UnsupportedError } from "../errors.ts";
-import { MEMBER_METADATA_KEY } from "../grpc/balancer.ts";
-import { HEALTH_OPTION, type MemberHealth } from "../grpc/health.ts";
-import { DEFAULT_KEEPALIVE_MS, keepaliveOptions, NODE_CHANNEL_OPTIONS } from "../grpc/peer.ts";
+import { MEMBER_METADATA_KEY } from "./balancer.ts";
+import { HEALTH_OPTION, type MemberHealth } from "./health.ts";
+import { DEFAULT_KEEPALIVE_MS, keepaliveOptions, NODE_CHANNEL_OPTIONS } from "./peer.ts";
 import {
   MemberProtocols,
   probeMember,
   PROTOCOLS_OPTION,
   refusedMethod,
   unsupportedWrite,
-} from "../grpc/protocols.ts";
+} from "./protocols.ts";
 import {
   ETCD_SCHEME,
   MEMBER_SOURCE_OPTION,
@@ -26,17 +26,23 @@ import {
   registerResolvers,
   RING_OPTION,
   STATIC_SCHEME,
-} from "../grpc/resolver.ts";
-import { brokenConnection, fromServiceError } from "../grpc/status.ts";
-import { clientCredentials, type TlsOptions } from "../grpc/tls.ts";
+} from "./resolver.ts";
+import { brokenConnection, fromServiceError } from "./status.ts";
+import { clientCredentials, type TlsOptions } from "./tls.ts";
 import { checkTtl } from "../getter.ts";
 import { MAX_VALUE_BYTES } from "../limits.ts";
-import { CacheClient, ItemOp, type StatsResponse } from "../grpc/_proto.ts";
+import { ItemOp, type StatsResponse } from "./messages.ts";
+import { CacheClient } from "./_proto.ts";
 import { FailOver } from "./_failover.ts";
 import type { Hint } from "./_hints.ts";
 import { OwnerStream, type StreamEvents, type Waiter } from "./_owner_stream.ts";
 import { SeedGets } from "./_seed_gets.ts";
-import type { Upstream, UpstreamCallOptions, UpstreamValue, WriteResult } from "./upstream.ts";
+import type {
+  Upstream,
+  UpstreamCallOptions,
+  UpstreamValue,
+  WriteResult,
+} from "../gateway/upstream.ts";
 
 /** Options for {@linkcode GrpcUpstream}. */
 export interface GrpcUpstreamOptions {
@@ -108,7 +114,7 @@ export class GrpcUpstream implements Upstream {
   // Every stream not yet closed, the retiring ones included: all of them
   // hold gets whose deadlines must be enforced.
   #live = new Set<OwnerStream>();
-  // The streams with gets queued: a list, not a Set (see src/_table.ts).
+  // The streams with gets queued: a list, not a Set (see src/table.ts).
   #dirty: OwnerStream[] = [];
   #flushScheduled = false;
   // Whether gets were queued after the flush was scheduled, and whether it

@@ -2,12 +2,12 @@
 // failed over to the key's next member, and the hints that member missed
 // (see docs/RELIABILITY.md for the rule they keep).
 import type { HashRing } from "../hash_ring.ts";
-import { MemberHealth } from "../grpc/health.ts";
-import type { MemberProtocols } from "../grpc/protocols.ts";
+import { MemberHealth } from "./health.ts";
+import type { MemberProtocols } from "./protocols.ts";
 import { hedgedCopy } from "./_hedge.ts";
 import { type Hint, Hints } from "./_hints.ts";
 import type { OwnerStream, Waiter } from "./_owner_stream.ts";
-import type { UpstreamValue } from "./upstream.ts";
+import type { UpstreamValue } from "../gateway/upstream.ts";
 
 /** What {@linkcode FailOver} needs of its upstream. */
 export interface FailOverOptions {

@@ -3,7 +3,7 @@ import { NotFoundError, PeerError } from "../errors.ts";
 import { hedgedCopy } from "./_hedge.ts";
 import { Hints } from "./_hints.ts";
 import type { Waiter } from "./_owner_stream.ts";
-import type { UpstreamValue } from "./upstream.ts";
+import type { UpstreamValue } from "../gateway/upstream.ts";
 
 function waiter(): { waiter: Waiter; settled: Promise<UpstreamValue> } {
   const { promise, resolve, reject } = Promise.withResolvers<UpstreamValue>();

@@ -12,7 +12,7 @@
 // at 64 connections: after one idle spell (V8's memory reducer runs full GCs
 // when a process is idle), ~40% more CPU per request and twice the p99, for
 // as long as it ran. An object's dictionary keeps no pointer to the next one.
-// Private to the core and the gateway; _table_test.ts counts the GCs.
+// Internal to mccache (the core and the gRPC client use it); table_test.ts counts the GCs.
 
 /** A Map-like table; values must not be `undefined`. */
 export class Table<K extends string | number, V> {

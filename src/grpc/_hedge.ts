@@ -2,7 +2,7 @@
 // sent to the next member as well, and the first good answer wins.
 import { NotFoundError } from "../errors.ts";
 import type { Waiter } from "./_owner_stream.ts";
-import type { UpstreamValue } from "./upstream.ts";
+import type { UpstreamValue } from "../gateway/upstream.ts";
 
 /**
  * Makes `waiter` and the copy this returns settle it once: with the first

@@ -3,14 +3,15 @@
 // sockets behind after close, so the sanitizers are off.
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
-import { cluster, listenOnLoopback, startSeedOnlyNode } from "../grpc/_testing.ts";
-import { CacheClient, type GetBatch, type GetResults } from "../grpc/_proto.ts";
+import { cluster, listenOnLoopback, startSeedOnlyNode } from "./_testing.ts";
+import type { GetBatch, GetResults } from "./messages.ts";
+import { CacheClient } from "./_proto.ts";
 import { HashRing } from "../hash_ring.ts";
 import { freePort } from "../_testing/ports.ts";
 import { waitFor } from "../_testing/wait.ts";
 import { NotFoundError, UnsupportedError } from "../errors.ts";
 import { GrpcUpstream } from "./grpc_upstream.ts";
-import type { UpstreamValue } from "./upstream.ts";
+import type { UpstreamValue } from "../gateway/upstream.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 

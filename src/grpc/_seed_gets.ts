@@ -3,9 +3,9 @@
 // placed by the key's hash on its owner, or on the next member that is
 // connected and does not refuse it.
 import * as grpc from "@grpc/grpc-js";
-import { ATTEMPT_METADATA_KEY, HASH_METADATA_KEY } from "../grpc/balancer.ts";
-import { callSeedGet, type MemberProtocols, refusedMethod, seedError } from "../grpc/protocols.ts";
-import { brokenConnection } from "../grpc/status.ts";
+import { ATTEMPT_METADATA_KEY, HASH_METADATA_KEY } from "./balancer.ts";
+import { callSeedGet, type MemberProtocols, refusedMethod, seedError } from "./protocols.ts";
+import { brokenConnection } from "./status.ts";
 import type { Waiter } from "./_owner_stream.ts";
 
 export class SeedGets {
