@@ -1,10 +1,10 @@
-// A whole local cluster in one process: 3 nodes serving the seed's "scores"
+// A whole local cluster in one process: 3 nodes serving the Go original's "scores"
 // group and a gateway, with static membership (or etcd with --etcd). Prints
 // curl lines that work, the status page's URL, and a live line every 5 s;
 // Ctrl-C stops everything.
 import { GroupRegistry } from "../mod.ts";
 import { type CacheNode, consoleLogger, parseDuration, startNode } from "../src/node/mod.ts";
-import { addSeedScores } from "./_seed_scores.ts";
+import { addDemoScores } from "./_demo_scores.ts";
 import { type Gateway, LiveLine, startGateway } from "../src/gateway/mod.ts";
 import { clusterOptions, onShutdownSignal, run, splitList } from "./_cli.ts";
 import { CLUSTER_FLAGS, parseFlags } from "./_flags.ts";
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   try {
     for (const addr of addrs) {
       const registry = new GroupRegistry();
-      addSeedScores(registry, 64 << 20);
+      addDemoScores(registry, 64 << 20);
       nodes.push(
         await startNode({
           addr,
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
       `gateway: http://${gateway.addr}/mccache/<group>/<key>   metrics: http://${gateway.addr}/metrics`,
       `status page: http://${gateway.addr}/`,
       "",
-      'Try (the seed\'s group "scores" holds zhangshan, lisi, Rex, Rola):',
+      'Try (the Go original\'s group "scores" holds zhangshan, lisi, Rex, Rola):',
       ...tryLines(gateway.addr).map((line) => `  ${line}`),
       "",
       "Press Ctrl-C to stop.",

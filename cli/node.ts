@@ -16,7 +16,7 @@ import {
   parseHostPort,
   startNode,
 } from "../src/node/mod.ts";
-import { addSeedScores } from "./_seed_scores.ts";
+import { addDemoScores } from "./_demo_scores.ts";
 import { clusterOptions, onShutdownSignal, positiveDuration, run } from "./_cli.ts";
 import { CLUSTER_USAGE, NODE_FLAGS, type NodeFlags, parseFlags, UsageError } from "./_flags.ts";
 import { checkPermissions, nodeNeeds } from "./_permissions.ts";
@@ -48,7 +48,7 @@ Options:
   --idle-timeout duration    close a connection that carried no call this long [5m]
 ${CLUSTER_USAGE}
 
-Without --groups or --origin, the node serves the seed's example group
+Without --groups or --origin, the node serves the Go original's example group
 "scores" (zhangshan, lisi, Rex, Rola).`;
 
 function leaseTtl(flags: NodeFlags): number {
@@ -94,7 +94,7 @@ async function groups(
     maxBodyBytes: maxValueBytes,
     negativeTtl: parseDuration(flags["negative-ttl"], "--negative-ttl"),
   });
-  if (flags.groups === undefined && flags.origin === undefined) addSeedScores(registry, cacheBytes);
+  if (flags.groups === undefined && flags.origin === undefined) addDemoScores(registry, cacheBytes);
   return registry;
 }
 

@@ -10,7 +10,7 @@ import { utf8Scratch } from "./utf8.ts";
 /** Options for {@linkcode HashRing}. */
 export interface HashRingOptions {
   /**
-   * `"seed"` places keys exactly as the original Go mccache does (CRC-32
+   * `"seed"` places keys exactly as the Go original does (CRC-32
    * IEEE, 50 virtual nodes per member); `replicas` and `hash` still override.
    * @default {"default"}
    */
@@ -49,7 +49,7 @@ const RING_SIZE = 2 ** 32;
  * assert(owner === ring.get("Rex") && next !== owner);
  * ```
  *
- * @example Place keys as the original Go mccache does
+ * @example Place keys as the Go original does
  * ```ts
  * import assert from "node:assert/strict";
  * import { HashRing } from "@mccache/core";

@@ -4,7 +4,7 @@ import { addresses, balance } from "./_testing.ts";
 
 const keys = Array.from({ length: 100_000 }, (_, i) => `key-${i}`);
 
-Deno.test("HashRing places keys exactly as the original Go mccache in seed mode", () => {
+Deno.test("HashRing places keys exactly as the Go original in seed mode", () => {
   // Expected owners computed independently (Python zlib.crc32, bisect) with
   // the Go original's rule: crc32(String(i) + member), 50 per member.
   const ring = new HashRing({ compat: "seed" });

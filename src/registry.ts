@@ -1,6 +1,6 @@
 /**
  * {@linkcode GroupRegistry}: the groups a process serves, by name, and the
- * seed-style {@linkcode newGroup} / {@linkcode getGroup} on a default one.
+ * Go-original-style {@linkcode newGroup} / {@linkcode getGroup} on a default one.
  *
  * @module
  */
@@ -118,10 +118,10 @@ export class GroupRegistry {
 export const defaultRegistry: GroupRegistry = new GroupRegistry();
 
 /**
- * Creates a group in the {@linkcode defaultRegistry}, as the seed's
- * `NewGroup(name, cacheBytes, getter)` does.
+ * Creates a group in the {@linkcode defaultRegistry}, as the Go
+ * original's `NewGroup(name, cacheBytes, getter)` does.
  *
- * @example The seed's "scores" group
+ * @example The Go original's "scores" group
  * ```ts
  * import assert from "node:assert/strict";
  * import { getGroup, newGroup, NotFoundError } from "@mccache/core";
@@ -140,7 +140,7 @@ export function newGroup(name: string, maxBytes: number, getter: Getter): Group 
 
 /**
  * Returns the group called `name` from the {@linkcode defaultRegistry}, or
- * `undefined`, as the seed's `GetGroup(name)` does.
+ * `undefined`, as the Go original's `GetGroup(name)` does.
  *
  * @example
  * ```ts

@@ -12,14 +12,14 @@
 import type { Buffer } from "node:buffer";
 import type * as http2 from "node:http2";
 import type * as grpc from "@grpc/grpc-js";
-import { decodeGetBatch, encodeGetResults, FRAME_HEADER_BYTES } from "./_stream_codec.ts";
+import { decodeItemBatch, encodeResultBatch, FRAME_HEADER_BYTES } from "./_stream_codec.ts";
 import { MessageReader } from "./_frames.ts";
 import {
   NODE_METADATA_KEY,
-  openGetStream,
+  openItemStream,
   type ReplySink,
   type StreamServing,
-} from "./_get_stream.ts";
+} from "./_item_stream.ts";
 import { type BufferBudget, meterStream, refuseStream } from "./_buffer_budget.ts";
 
 /** The path a gRPC client calls GetStream by. */
@@ -144,7 +144,7 @@ function serveStream(stream: http2.ServerHttp2Stream, context: StreamContext): v
   const sink: ReplySink = {
     write(results) {
       if (ended) return true;
-      const frame = encodeGetResults({ results }, FRAME_HEADER_BYTES);
+      const frame = encodeResultBatch({ results }, FRAME_HEADER_BYTES);
       frame[0] = 0; // not compressed
       frame.writeUInt32BE(frame.length - FRAME_HEADER_BYTES, 1);
       return stream.write(frame);
@@ -170,7 +170,7 @@ function serveStream(stream: http2.ServerHttp2Stream, context: StreamContext): v
       return stream.destroyed || stream.closed;
     },
   };
-  const session = openGetStream(context, sink);
+  const session = openItemStream(context, sink);
   // The stream fails as grpc-js's would: the status goes in the trailers,
   // and no more of the caller's batches are read.
   const fail = (code: number, message: string) => {
@@ -186,7 +186,7 @@ function serveStream(stream: http2.ServerHttp2Stream, context: StreamContext): v
       if (ended) return;
       let batch;
       try {
-        batch = decodeGetBatch(message);
+        batch = decodeItemBatch(message);
       } catch (error) {
         return fail(INTERNAL, `Cannot read a GetBatch: ${(error as Error).message}`);
       }

@@ -6,10 +6,10 @@ import * as protoLoader from "@grpc/proto-loader";
 import type { INamespace } from "protobufjs";
 import { geecachepb, mccache } from "./_descriptors.ts";
 import {
-  decodeGetBatch,
-  decodeGetResults,
-  encodeGetBatch,
-  encodeGetResults,
+  decodeItemBatch,
+  decodeResultBatch,
+  encodeItemBatch,
+  encodeResultBatch,
 } from "./_stream_codec.ts";
 
 const LOADER_OPTIONS: protoLoader.Options = {
@@ -27,10 +27,10 @@ function load(descriptor: unknown): grpc.GrpcObject {
     ?.GetStream;
   if (getStream) {
     Object.assign(getStream, {
-      requestSerialize: encodeGetBatch,
-      requestDeserialize: decodeGetBatch,
-      responseSerialize: encodeGetResults,
-      responseDeserialize: decodeGetResults,
+      requestSerialize: encodeItemBatch,
+      requestDeserialize: decodeItemBatch,
+      responseSerialize: encodeResultBatch,
+      responseDeserialize: decodeResultBatch,
     });
   }
   return grpc.loadPackageDefinition(definition);

@@ -122,7 +122,7 @@ export async function cluster(
 }
 
 /** An in-process node of the Go original: it serves only geecachepb.McCache/Get. */
-export interface SeedOnlyNode extends AsyncDisposable {
+export interface InProcessGoOriginal extends AsyncDisposable {
   addr: string;
   /** The keys it was asked for, in order. */
   gets: string[];
@@ -135,7 +135,9 @@ export interface SeedOnlyNode extends AsyncDisposable {
  * UNIMPLEMENTED. With `stats`, it also answers mccache's `Stats`, so that a
  * gateway's probe takes it for an mccache node until a GetStream is refused.
  */
-export async function startSeedOnlyNode(options: { stats?: boolean } = {}): Promise<SeedOnlyNode> {
+export async function startInProcessGoOriginal(
+  options: { stats?: boolean } = {},
+): Promise<InProcessGoOriginal> {
   const gets: string[] = [];
   const server = new grpc.Server();
   if (options.stats) {

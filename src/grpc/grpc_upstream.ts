@@ -35,8 +35,8 @@ import { ItemOp, type StatsResponse } from "./messages.ts";
 import { CacheClient } from "./_proto.ts";
 import { FailOver } from "./_failover.ts";
 import type { Hint } from "./_hints.ts";
-import { OwnerStream, type StreamEvents, type Waiter } from "./_owner_stream.ts";
-import { SeedGets } from "./_seed_gets.ts";
+import { MemberStream, type PendingRequest, type StreamEvents } from "./_member_stream.ts";
+import { GoOriginalGets } from "./_go_original_gets.ts";
 import type {
   Upstream,
   UpstreamCallOptions,
@@ -103,19 +103,19 @@ export class GrpcUpstream implements Upstream {
   #client: grpc.Client;
   #protocols: MemberProtocols;
   #failOver: FailOver;
-  #seedGets: SeedGets;
+  #goOriginalGets: GoOriginalGets;
   #ringOptions: HashRingOptions;
   #ring: HashRing;
   #source: MemberSource;
   #unsubscribe: () => void;
-  #streams = new Map<string, OwnerStream>();
+  #streams = new Map<string, MemberStream>();
   // Streams to one member each, for telling every node to drop a key.
-  #targeted = new Map<string, OwnerStream>();
+  #targeted = new Map<string, MemberStream>();
   // Every stream not yet closed, the retiring ones included: all of them
   // hold gets whose deadlines must be enforced.
-  #live = new Set<OwnerStream>();
+  #live = new Set<MemberStream>();
   // The streams with gets queued: a list, not a Set (see src/table.ts).
-  #dirty: OwnerStream[] = [];
+  #dirty: MemberStream[] = [];
   #flushScheduled = false;
   // Whether gets were queued after the flush was scheduled, and whether it
   // already waited a turn (see #flush).
@@ -141,7 +141,7 @@ export class GrpcUpstream implements Upstream {
     this.#failOver = new FailOver({
       ring: () => this.#ring,
       protocols: this.#protocols,
-      sendTo: (member, waiter) => this.#sendTo(member, waiter),
+      sendTo: (member, request) => this.#sendTo(member, request),
       answers: async (member, timeoutMs) => {
         const route = () => memberMetadata(member);
         return await probeMember(this.#client, route, timeoutMs) !== undefined;
@@ -158,9 +158,9 @@ export class GrpcUpstream implements Upstream {
       [PROTOCOLS_OPTION]: this.#protocols,
       [HEALTH_OPTION]: this.#failOver.health,
     });
-    this.#seedGets = new SeedGets(this.#client, this.#protocols, {
+    this.#goOriginalGets = new GoOriginalGets(this.#client, this.#protocols, {
       isMember: (addr) => this.#ring.has(addr),
-      redirect: (waiter, error, member) => this.#redirect(waiter, error, member),
+      redirect: (request, error, member) => this.#redirect(request, error, member),
     });
     this.#ring = this.#buildRing();
     this.#unsubscribe = this.#source.subscribe(() => this.#membersChanged());
@@ -311,50 +311,50 @@ export class GrpcUpstream implements Upstream {
     }
   }
 
-  #send(waiter: Waiter): void {
-    const owner = this.#ring.get(waiter.key);
+  #send(request: PendingRequest): void {
+    const owner = this.#ring.get(request.key);
     if (owner === undefined) {
-      waiter.reject(new PeerError("No cache node is known"));
+      request.reject(new PeerError("No cache node is known"));
       return;
     }
-    if (waiter.op) {
+    if (request.op) {
       if (this.#protocols.of(owner) === "geecachepb") {
-        waiter.reject(unsupportedWrite(owner, waiter.op === ItemOp.SET ? "set" : "remove"));
+        request.reject(unsupportedWrite(owner, request.op === ItemOp.SET ? "set" : "remove"));
         return;
       }
-      if (this.#failOver.routeWrite(waiter, owner)) return;
-    } else if (this.#protocols.protocolFor(this.#ring, waiter.key, owner) === "geecachepb") {
-      this.#seedGets.send(waiter, this.#ring.hashKey(waiter.key));
+      if (this.#failOver.routeWrite(request, owner)) return;
+    } else if (this.#protocols.protocolFor(this.#ring, request.key, owner) === "geecachepb") {
+      this.#goOriginalGets.send(request, this.#ring.hashKey(request.key));
       return;
-    } else if (this.#failOver.routeGet(waiter, owner)) {
+    } else if (this.#failOver.routeGet(request, owner)) {
       return;
     }
     let stream = this.#streams.get(owner);
     if (stream === undefined || !stream.open) {
-      stream = this.#open(owner, waiter.key, 0);
+      stream = this.#open(owner, request.key, 0);
       this.#streams.set(owner, stream);
     }
-    this.#queue(stream, waiter);
+    this.#queue(stream, request);
   }
 
   // Sends to exactly `member` (not its key's owner), on a stream of its own.
-  #sendTo(member: string, waiter: Waiter): void {
+  #sendTo(member: string, request: PendingRequest): void {
     // Only drops go to one member: the Go original keeps no copy it could drop.
     if (!this.#protocols.speaksMccache(member)) {
-      waiter.resolve({ value: EMPTY, ttl: undefined, node: member });
+      request.resolve({ value: EMPTY, ttl: undefined, node: member });
       return;
     }
     let stream = this.#targeted.get(member);
     if (stream === undefined || !stream.open) {
-      stream = new OwnerStream(this.#client, member, "member", this.#streamEvents);
+      stream = new MemberStream(this.#client, member, "member", this.#streamEvents);
       this.#live.add(stream);
       this.#targeted.set(member, stream);
     }
-    this.#queue(stream, waiter);
+    this.#queue(stream, request);
   }
 
-  #queue(stream: OwnerStream, waiter: Waiter): void {
-    stream.send(this.#nextId++ >>> 0, waiter);
+  #queue(stream: MemberStream, request: PendingRequest): void {
+    stream.send(this.#nextId++ >>> 0, request);
     if (!stream.listed) {
       stream.listed = true;
       this.#dirty.push(stream);
@@ -369,9 +369,9 @@ export class GrpcUpstream implements Upstream {
     setImmediate(this.#flush);
   }
 
-  #open(owner: string, key: string, attempt: number): OwnerStream {
+  #open(owner: string, key: string, attempt: number): MemberStream {
     const target = { hash: this.#ring.hashKey(key), attempt };
-    const stream = new OwnerStream(this.#client, owner, target, this.#streamEvents);
+    const stream = new MemberStream(this.#client, owner, target, this.#streamEvents);
     this.#live.add(stream);
     return stream;
   }
@@ -412,7 +412,7 @@ export class GrpcUpstream implements Upstream {
     },
   };
 
-  #streamClosed(stream: OwnerStream, unanswered: Waiter[], error: unknown): void {
+  #streamClosed(stream: MemberStream, unanswered: PendingRequest[], error: unknown): void {
     this.#live.delete(stream);
     if (this.#streams.get(stream.owner) === stream) this.#streams.delete(stream.owner);
     if (this.#targeted.get(stream.owner) === stream) this.#targeted.delete(stream.owner);
@@ -421,26 +421,28 @@ export class GrpcUpstream implements Upstream {
       // A member of the Go original (unless it refused that too): from now on
       // its keys go to it as its Get, and mccache's calls skip it.
       this.#protocols.learn(member, "geecachepb");
-      for (const waiter of unanswered) this.#redirect(waiter, error, member);
+      for (const request of unanswered) this.#redirect(request, error, member);
       return;
     }
     const code = (error as { code?: number }).code;
     const retryable = code === undefined || brokenConnection(code);
     // A broken connection under a write: the member is suspect until it
     // answers again, so the writes it missed are replayed before its reads.
-    if (retryable && member !== "" && unanswered.some((waiter) => waiter.op && !waiter.retried)) {
+    if (
+      retryable && member !== "" && unanswered.some((request) => request.op && !request.retried)
+    ) {
       this.#failOver.health.suspectNow(member);
     }
-    const retries: Waiter[] = [];
-    for (const waiter of unanswered) {
+    const retries: PendingRequest[] = [];
+    for (const request of unanswered) {
       if (
-        retryable && !waiter.retried && waiter.op &&
-        this.#failOver.failOver(waiter, member || stream.owner)
+        retryable && !request.retried && request.op &&
+        this.#failOver.failOver(request, member || stream.owner)
       ) {
         continue;
       }
-      if (retryable && !waiter.retried) retries.push(waiter);
-      else {waiter.reject(
+      if (retryable && !request.retried) retries.push(request);
+      else {request.reject(
           error instanceof PeerError
             ? error
             : fromServiceError(error as grpc.ServiceError, stream.answerer),
@@ -450,22 +452,22 @@ export class GrpcUpstream implements Upstream {
     // One stream for all the retries, placed on the member after the one that
     // failed, and ended as soon as they are answered.
     const retry = this.#open(stream.owner, retries[0].key, 1);
-    for (const waiter of retries) {
-      waiter.retried = true;
-      retry.send(this.#nextId++ >>> 0, waiter);
+    for (const request of retries) {
+      request.retried = true;
+      retry.send(this.#nextId++ >>> 0, request);
     }
     retry.retire();
   }
 
   // Sends a request again once a member's protocol was learned from it.
-  #redirect(waiter: Waiter, error: unknown, member: string): void {
+  #redirect(request: PendingRequest, error: unknown, member: string): void {
     // Bounded in case the member that refused is not the one learned about.
-    if (waiter.redirects++ >= MAX_REDIRECTS) {
-      waiter.reject(fromServiceError(error as grpc.ServiceError, member));
-    } else if (waiter.member !== undefined) {
-      this.#sendTo(waiter.member, waiter);
+    if (request.redirects++ >= MAX_REDIRECTS) {
+      request.reject(fromServiceError(error as grpc.ServiceError, member));
+    } else if (request.member !== undefined) {
+      this.#sendTo(request.member, request);
     } else {
-      this.#send(waiter);
+      this.#send(request);
     }
   }
 
@@ -488,12 +490,12 @@ export class GrpcUpstream implements Upstream {
   // alone (ownerOnly) and the caller tells the other nodes over its streams;
   // any other node passes it on as a Set or Remove call would.
   #write(
-    item: Pick<Waiter, "group" | "key" | "op" | "value" | "ttl">,
+    item: Pick<PendingRequest, "group" | "key" | "op" | "value" | "ttl">,
     options: UpstreamCallOptions,
   ): Promise<UpstreamValue> {
     return new Promise((resolve, reject) => {
-      const waiter = { ...item, id: 0, deadline: options.deadline, retried: false, redirects: 0 };
-      this.#send({ ...waiter, resolve, reject });
+      const request = { ...item, id: 0, deadline: options.deadline, retried: false, redirects: 0 };
+      this.#send({ ...request, resolve, reject });
     });
   }
 
@@ -510,8 +512,8 @@ export class GrpcUpstream implements Upstream {
     const drops = this.#source.members.filter((member) => !except.includes(member)).map((member) =>
       new Promise<UpstreamValue>((resolve, reject) => {
         // Never retried elsewhere: the drop is for this member only.
-        const waiter = { id: 0, group, key, op: ItemOp.REMOVE, local: true, retried: true };
-        const drop = { ...waiter, member, redirects: 0, deadline: options.deadline };
+        const request = { id: 0, group, key, op: ItemOp.REMOVE, local: true, retried: true };
+        const drop = { ...request, member, redirects: 0, deadline: options.deadline };
         this.#sendTo(member, { ...drop, resolve, reject });
       }).catch((error) => {
         this.#failOver.dropFailed(member, write);

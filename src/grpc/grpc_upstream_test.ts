@@ -3,8 +3,8 @@
 // sockets behind after close, so the sanitizers are off.
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
-import { cluster, listenOnLoopback, startSeedOnlyNode } from "./_testing.ts";
-import type { GetBatch, GetResults } from "./messages.ts";
+import { cluster, listenOnLoopback, startInProcessGoOriginal } from "./_testing.ts";
+import type { ItemBatch, ResultBatch } from "./messages.ts";
 import { CacheClient } from "./_proto.ts";
 import { HashRing } from "../hash_ring.ts";
 import { freePort } from "../_testing/ports.ts";
@@ -243,8 +243,8 @@ async function recordingNode(): Promise<{ addr: string; messages: number[] } & D
   server.addService(CacheClient.service, {
     // As nodes do, so that the gateway's probe finds mccache's protocol.
     Stats: (_: unknown, callback: grpc.sendUnaryData<object>) => callback(null, {}),
-    GetStream: (call: grpc.ServerDuplexStream<GetBatch, GetResults>) => {
-      call.on("data", ({ items }: GetBatch) => {
+    GetStream: (call: grpc.ServerDuplexStream<ItemBatch, ResultBatch>) => {
+      call.on("data", ({ items }: ItemBatch) => {
         messages.push(items.length);
         const results = items.map(({ id, key }) => ({
           id,
@@ -309,7 +309,7 @@ Deno.test({
     "writes of them fail naming it, and drops skip it",
   ...sanitizers,
   async fn() {
-    await using go = await startSeedOnlyNode();
+    await using go = await startInProcessGoOriginal();
     await using nodes = await cluster(1);
     const members = [go.addr, nodes[0].addr];
     const dropsFailed: string[] = [];
@@ -359,7 +359,7 @@ Deno.test({
   ...sanitizers,
   async fn() {
     // It answers Stats, so the probe takes it for an mccache node.
-    await using go = await startSeedOnlyNode({ stats: true });
+    await using go = await startInProcessGoOriginal({ stats: true });
     const upstream = new GrpcUpstream({ members: [go.addr] });
     const deadline = Date.now() + 5000;
     try {
@@ -386,7 +386,7 @@ Deno.test({
   async fn() {
     const refusing = new grpc.Server(); // no services: UNIMPLEMENTED for everything
     const refusingAddr = await listenOnLoopback(refusing);
-    await using go = await startSeedOnlyNode();
+    await using go = await startInProcessGoOriginal();
     await using nodes = await cluster(1);
     const keys = Array.from({ length: 60 }, (_, i) => `k${i}`);
     const deadline = Date.now() + 5000;

@@ -2,6 +2,12 @@
  * The shapes of the gRPC messages of mccache (and of the Go original) as
  * proto-loader decodes them (keepCase, longs as numbers), and `ItemOp`. No
  * grpc-js: the status page and the tests read them without loading it.
+ *
+ * The stream's types are named for what they carry, gets, sets and removes
+ * alike: {@linkcode Item}, {@linkcode ItemBatch}, {@linkcode ItemResult},
+ * {@linkcode ResultBatch}. The `.proto` keeps the wire's names (`GetItem`,
+ * `GetBatch`, `GetResult`, `GetResults`, method `GetStream`): renaming them
+ * there would break compatibility with deployed nodes and gateways.
  * Internal: `@mccache/core/grpc` exports the public ones.
  *
  * @module
@@ -62,21 +68,22 @@ export interface StatsResponse {
   groups: GroupStatsMessage[];
 }
 
-/** The seed's geecachepb.Request. */
-export interface SeedRequest {
+/** The Go original's geecachepb.Request. */
+export interface GoOriginalRequest {
   group: string;
   key: string;
 }
 
-/** The seed's geecachepb.Response. */
-export interface SeedResponse {
+/** The Go original's geecachepb.Response. */
+export interface GoOriginalResponse {
   value: Uint8Array;
 }
 
-/** GetItem.Op of proto/mccache.proto. */
+/** GetItem.Op of proto/mccache.proto: what an {@linkcode Item} asks for. */
 export const ItemOp = { GET: 0, SET: 1, REMOVE: 2 } as const;
 
-export interface GetItem {
+/** One get, set or remove on a GetStream, with its request id (`GetItem` on the wire). */
+export interface Item {
   id: number;
   group: string;
   key: string;
@@ -88,11 +95,13 @@ export interface GetItem {
   local?: boolean;
 }
 
-export interface GetBatch {
-  items: GetItem[];
+/** The items a gateway sends a node in one stream message (`GetBatch` on the wire). */
+export interface ItemBatch {
+  items: Item[];
 }
 
-export interface GetResult {
+/** The outcome of one item, by its id (`GetResult` on the wire). */
+export interface ItemResult {
   id: number;
   value: Uint8Array;
   ttl_ms: number;
@@ -103,6 +112,7 @@ export interface GetResult {
   owner_only?: boolean;
 }
 
-export interface GetResults {
-  results: GetResult[];
+/** The results a node sends back in one stream message (`GetResults` on the wire). */
+export interface ResultBatch {
+  results: ItemResult[];
 }

@@ -36,7 +36,8 @@ export {
   type TlsOptions,
 } from "./tls.ts";
 export {
-  callSeedGet,
+  callGoOriginalGet,
+  goOriginalError,
   type MemberProtocol,
   MemberProtocols,
   type MemberProtocolsOptions,
@@ -44,7 +45,6 @@ export {
   PROTOCOL_METADATA_KEY,
   PROTOCOLS_OPTION,
   refusedMethod,
-  seedError,
   unsupportedWrite,
 } from "./protocols.ts";
 export {
@@ -53,7 +53,7 @@ export {
   type CacheServices,
   MAX_MESSAGE_BYTES,
 } from "./server.ts";
-export { NODE_METADATA_KEY } from "./_get_stream.ts";
+export { NODE_METADATA_KEY } from "./_item_stream.ts";
 export {
   brokenConnection,
   ERROR_METADATA_KEY,

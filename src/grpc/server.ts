@@ -8,7 +8,7 @@
 
 import type * as grpc from "@grpc/grpc-js";
 import { UnknownGroupError } from "../errors.ts";
-import { checkValueSize, serveGetStream } from "./_get_stream.ts";
+import { checkValueSize, serveItemStream } from "./_item_stream.ts";
 import { MAX_VALUE_BYTES } from "../limits.ts";
 import { serveStreams } from "./_direct_stream.ts";
 import { BufferBudget } from "./_buffer_budget.ts";
@@ -19,14 +19,14 @@ import { type Deadline, deadline } from "./deadline.ts";
 import { toServiceError } from "./status.ts";
 import type {
   CacheStatsMessage,
-  GetBatch,
   GetRequest,
   GetResponse,
-  GetResults,
+  GoOriginalRequest,
+  GoOriginalResponse,
   GroupStatsMessage,
+  ItemBatch,
   RemoveRequest,
-  SeedRequest,
-  SeedResponse,
+  ResultBatch,
   SetRequest,
   StatsResponse,
 } from "./messages.ts";
@@ -113,13 +113,13 @@ export function addCacheServices(
       const groups = [...registry].map(groupStatsMessage);
       callback(null, { node: options.self, members: [...members()].sort(), groups });
     },
-    GetStream: (call: grpc.ServerDuplexStream<GetBatch, GetResults>) => {
-      serveGetStream(call, serving);
+    GetStream: (call: grpc.ServerDuplexStream<ItemBatch, ResultBatch>) => {
+      serveItemStream(call, serving);
     },
   });
   serveStreams(server, serving, budget);
   server.addService(GeeCacheClient.service, {
-    Get: unary<SeedRequest, SeedResponse>(registry, async (group, request, signal) => {
+    Get: unary<GoOriginalRequest, GoOriginalResponse>(registry, async (group, request, signal) => {
       return { value: (await group.get(request.key, { signal })).unsafeBytes() };
     }),
   });
@@ -172,7 +172,7 @@ function unary<Req extends { group: string }, Res>(
       return;
     }
     group.recordServerRequest();
-    const { signal, clear } = callDeadline(call);
+    const { signal, clear } = callSignal(call);
     handle(group, call.request, signal).then(
       (response) => {
         clear();
@@ -190,7 +190,7 @@ function unary<Req extends { group: string }, Res>(
 // that carries the deadline on to any peer this call goes to. `clear` stops
 // its timer and listener once the call is answered: nodes take thousands of
 // calls a second with multi-second deadlines.
-function callDeadline(call: grpc.ServerUnaryCall<unknown, unknown>): Deadline {
+function callSignal(call: grpc.ServerUnaryCall<unknown, unknown>): Deadline {
   const controller = new AbortController();
   const onCancel = () => {
     controller.abort(new DOMException("The caller cancelled the call", "AbortError"));

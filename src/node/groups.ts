@@ -1,5 +1,5 @@
 /**
- * Where a node's groups come from: the seed's example group, a user's
+ * Where a node's groups come from: the Go original's example group, a user's
  * TypeScript module, or HTTP origins.
  *
  * @module

@@ -7,11 +7,11 @@ import type { GroupRegistry } from "../registry.ts";
 import { type Deadline, deadline } from "./deadline.ts";
 import { MAX_VALUE_BYTES } from "../limits.ts";
 import {
-  type GetBatch,
-  type GetItem,
-  type GetResult,
-  type GetResults,
+  type Item,
+  type ItemBatch,
   ItemOp,
+  type ItemResult,
+  type ResultBatch,
 } from "./messages.ts";
 
 /** Initial metadata key in which a node names itself on a GetStream. */
@@ -45,7 +45,7 @@ function itemOptions(timeoutMs: number, local = false): { options: GetOptions; d
 /** Where a GetStream's replies go: a grpc-js call, or an HTTP/2 stream served directly. */
 export interface ReplySink {
   /** Sends one reply; false once the caller's buffer is full. */
-  write(results: GetResult[]): boolean;
+  write(results: ItemResult[]): boolean;
   /** Stops reading batches until the caller has read what was sent, then calls `resume`. */
   pauseUntilDrained(resume: () => void): void;
   /** Ends the stream with status OK. */
@@ -66,9 +66,9 @@ export interface StreamServing {
 }
 
 /** One GetStream's gets, from the batches read to the replies written. */
-export interface GetStreamSession {
+export interface ItemStreamSession {
   /** Answers a batch: its cache hits at once, the rest as they are ready. */
-  receive(batch: GetBatch): void;
+  receive(batch: ItemBatch): void;
   /** The caller sends no more: end the stream once its gets are answered. */
   end(): void;
   /** The caller went away: nothing to answer. */
@@ -82,9 +82,9 @@ export interface GetStreamSession {
  * gathered per event-loop turn. `streams` holds a function per open stream
  * that ends it once its gets are answered.
  */
-export function openGetStream(serving: StreamServing, sink: ReplySink): GetStreamSession {
+export function openItemStream(serving: StreamServing, sink: ReplySink): ItemStreamSession {
   const { registry, streams, maxValueBytes } = serving;
-  let ready: GetResult[] = [];
+  let ready: ItemResult[] = [];
   let scheduled = false;
   let paused = false;
   let pending = 0;
@@ -103,7 +103,7 @@ export function openGetStream(serving: StreamServing, sink: ReplySink): GetStrea
     ready = [];
     if (ended && pending === 0) sink.end();
   };
-  const done = (result: GetResult) => {
+  const done = (result: ItemResult) => {
     pending--;
     ready.push(result);
     if (!scheduled) {
@@ -111,7 +111,7 @@ export function openGetStream(serving: StreamServing, sink: ReplySink): GetStrea
       setImmediate(flush);
     }
   };
-  const receive = (batch: GetBatch) => {
+  const receive = (batch: ItemBatch) => {
     let answered = 0;
     for (const item of batch.items) {
       const group = registry.get(item.group);
@@ -160,14 +160,14 @@ export function openGetStream(serving: StreamServing, sink: ReplySink): GetStrea
  * leaves to it (see _direct_stream.ts), and every stream of a server with
  * interceptors or whose ports were bound before its services were added.
  */
-export function serveGetStream(
-  call: grpc.ServerDuplexStream<GetBatch, GetResults>,
+export function serveItemStream(
+  call: grpc.ServerDuplexStream<ItemBatch, ResultBatch>,
   serving: StreamServing,
 ): void {
   const metadata = new grpc.Metadata();
   metadata.set(NODE_METADATA_KEY, serving.self);
   call.sendMetadata(metadata);
-  const session = openGetStream(serving, {
+  const session = openItemStream(serving, {
     write: (results) => call.write({ results }),
     pauseUntilDrained(resume) {
       call.pause();
@@ -189,10 +189,10 @@ export function serveGetStream(
 
 function serveItem(
   group: Group,
-  item: GetItem,
+  item: Item,
   options: GetOptions,
   maxValueBytes: number,
-): Promise<GetResult> {
+): Promise<ItemResult> {
   const { id, key } = item;
   switch (item.op ?? ItemOp.GET) {
     case ItemOp.GET:
@@ -226,14 +226,14 @@ export function checkValueSize(bytes: number, limit: number): TooLargeError | un
   return new TooLargeError(`Value of ${bytes} bytes is over this node's limit of ${limit} bytes`);
 }
 
-function ok(id: number, ownerOnly: boolean): GetResult {
+function ok(id: number, ownerOnly: boolean): ItemResult {
   return { id, value: EMPTY, ttl_ms: 0, code: 0, error: "", error_name: "", owner_only: ownerOnly };
 }
 
 // Splits results into messages of at most MAX_REPLY_BYTES of values (one
 // bigger value travels alone): one huge message would fail the whole stream.
-function* replies(results: GetResult[]): Generator<GetResult[]> {
-  let message: GetResult[] = [];
+function* replies(results: ItemResult[]): Generator<ItemResult[]> {
+  let message: ItemResult[] = [];
   let bytes = 0;
   for (const result of results) {
     if (message.length > 0 && bytes + result.value.length > MAX_REPLY_BYTES) {
@@ -247,7 +247,7 @@ function* replies(results: GetResult[]): Generator<GetResult[]> {
   if (message.length > 0) yield message;
 }
 
-function valueResult(id: number, value: Uint8Array, ttl: number | undefined): GetResult {
+function valueResult(id: number, value: Uint8Array, ttl: number | undefined): ItemResult {
   if (value.length > MAX_VALUE_BYTES) {
     const error =
       `Value of ${value.length} bytes is over the ${MAX_VALUE_BYTES}-byte message limit`;
@@ -256,7 +256,7 @@ function valueResult(id: number, value: Uint8Array, ttl: number | undefined): Ge
   return { id, value, ttl_ms: ttl ?? 0, code: 0, error: "", error_name: "" };
 }
 
-function errorResult(id: number, error: unknown): GetResult {
+function errorResult(id: number, error: unknown): ItemResult {
   const name = (error as { name?: unknown } | null)?.name;
   return {
     id,
