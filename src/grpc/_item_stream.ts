@@ -83,76 +83,106 @@ export interface ItemStreamSession {
  * that ends it once its gets are answered.
  */
 export function openItemStream(serving: StreamServing, sink: ReplySink): ItemStreamSession {
-  const { registry, streams, maxValueBytes } = serving;
-  let ready: ItemResult[] = [];
-  let scheduled = false;
-  let paused = false;
-  let pending = 0;
-  let ended = false;
-  const resume = () => paused = false;
-  const flush = () => {
-    scheduled = false;
-    for (const results of replies(ready)) {
+  return new Session(serving, sink);
+}
+
+/** One stream's items in flight, and the results waiting for the end of the turn. */
+class Session implements ItemStreamSession {
+  #serving: StreamServing;
+  #sink: ReplySink;
+  #ready: ItemResult[] = [];
+  #scheduled = false;
+  #paused = false;
+  #pending = 0;
+  #ended = false;
+
+  constructor(serving: StreamServing, sink: ReplySink) {
+    this.#serving = serving;
+    this.#sink = sink;
+    serving.streams.add(this.end);
+  }
+
+  // Fields, not methods: handed to stream events as they are.
+  receive = (batch: ItemBatch): void => {
+    let answered = 0;
+    for (const item of batch.items) if (this.#answerAtOnce(item)) answered++;
+    // A batch of hits goes back now, not a turn later.
+    if (answered > 0 && !this.#scheduled) this.#flush();
+  };
+
+  end = (): void => {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#serving.streams.delete(this.end);
+    if (this.#pending === 0 && !this.#scheduled) this.#sink.end();
+  };
+
+  leave = (): void => {
+    this.#serving.streams.delete(this.end);
+  };
+
+  // Answers an item of an unknown group, or a cache hit, at once (true);
+  // starts the load of any other.
+  #answerAtOnce(item: Item): boolean {
+    const group = this.#serving.registry.get(item.group);
+    if (group === undefined) {
+      this.#ready.push(errorResult(item.id, new UnknownGroupError(item.group)));
+      return true;
+    }
+    group.recordServerRequest();
+    // Cache hits, the common case, skip the promises, timers and the turn
+    // that a load needs: that path cost a node ~20% more CPU per request.
+    const hit = item.op ? undefined : group.cachedEntry(item.key);
+    if (hit !== undefined) {
+      this.#ready.push(valueResult(item.id, hit.value.unsafeBytes(), hit.ttl));
+      return true;
+    }
+    this.#load(group, item);
+    return false;
+  }
+
+  #load(group: Group, item: Item): void {
+    this.#pending++;
+    const options = itemOptions(item.timeout_ms, item.local);
+    serveItem(group, item, options.options, this.#serving.maxValueBytes).then(
+      (result) => {
+        options.done();
+        this.#done(result);
+      },
+      (error) => {
+        options.done();
+        this.#done(errorResult(item.id, error));
+      },
+    );
+  }
+
+  #done(result: ItemResult): void {
+    this.#pending--;
+    this.#ready.push(result);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  // A field, not a method: handed to setImmediate.
+  #flush = (): void => {
+    this.#scheduled = false;
+    for (const results of replies(this.#ready)) {
       // A caller that does not read its results stops getting new ones read
       // (one drain listener however many writes filled the buffer).
-      if (!sink.closed && !sink.write(results) && !paused) {
-        paused = true;
-        sink.pauseUntilDrained(resume);
+      if (!this.#sink.closed && !this.#sink.write(results) && !this.#paused) {
+        this.#paused = true;
+        this.#sink.pauseUntilDrained(this.#resume);
       }
     }
-    ready = [];
-    if (ended && pending === 0) sink.end();
+    this.#ready = [];
+    if (this.#ended && this.#pending === 0) this.#sink.end();
   };
-  const done = (result: ItemResult) => {
-    pending--;
-    ready.push(result);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
+
+  #resume = (): void => {
+    this.#paused = false;
   };
-  const receive = (batch: ItemBatch) => {
-    let answered = 0;
-    for (const item of batch.items) {
-      const group = registry.get(item.group);
-      if (group === undefined) {
-        ready.push(errorResult(item.id, new UnknownGroupError(item.group)));
-        answered++;
-        continue;
-      }
-      group.recordServerRequest();
-      // Cache hits, the common case, skip the promises, timers and the turn
-      // that a load needs: that path cost a node ~20% more CPU per request.
-      const hit = item.op ? undefined : group.cachedEntry(item.key);
-      if (hit !== undefined) {
-        ready.push(valueResult(item.id, hit.value.unsafeBytes(), hit.ttl));
-        answered++;
-        continue;
-      }
-      pending++;
-      const options = itemOptions(item.timeout_ms, item.local);
-      serveItem(group, item, options.options, maxValueBytes).then(
-        (result) => {
-          options.done();
-          done(result);
-        },
-        (error) => {
-          options.done();
-          done(errorResult(item.id, error));
-        },
-      );
-    }
-    // A batch of hits goes back now, not a turn later.
-    if (answered > 0 && !scheduled) flush();
-  };
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    streams.delete(end);
-    if (pending === 0 && !scheduled) sink.end();
-  };
-  streams.add(end);
-  return { receive, end, leave: () => streams.delete(end) };
 }
 
 /**

@@ -8,7 +8,7 @@
 
 import type * as grpc from "@grpc/grpc-js";
 import { UnknownGroupError } from "../errors.ts";
-import { checkValueSize, serveItemStream } from "./_item_stream.ts";
+import { checkValueSize, serveItemStream, type StreamServing } from "./_item_stream.ts";
 import { MAX_VALUE_BYTES } from "../limits.ts";
 import { serveStreams } from "./_direct_stream.ts";
 import { BufferBudget } from "./_buffer_budget.ts";
@@ -83,40 +83,11 @@ export function addCacheServices(
   registry: GroupRegistry,
   options: CacheServiceOptions,
 ): CacheServices {
-  const members = options.members ?? (() => []);
-  const maxValueBytes = options.maxValueBytes ?? 1 << 20;
-  if (!Number.isInteger(maxValueBytes) || maxValueBytes < 0 || maxValueBytes > MAX_VALUE_BYTES) {
-    throw new RangeError(
-      `Cannot add cache services: maxValueBytes must be an integer from 0 to ${MAX_VALUE_BYTES}: received ${maxValueBytes}`,
-    );
-  }
+  const maxValueBytes = maxValueBytesOf(options);
   const budget = new BufferBudget(bufferedBytesOf(options));
   const streams = new Set<() => void>();
   const serving = { registry, self: options.self, streams, maxValueBytes };
-  server.addService(CacheClient.service, {
-    Get: unary<GetRequest, GetResponse>(registry, async (group, request, signal) => {
-      const { value, ttl } = await group.getEntry(request.key, { signal, local: request.local });
-      return { value: value.unsafeBytes(), ttl_ms: ttl ?? 0 };
-    }),
-    Set: unary<SetRequest, object>(registry, async (group, request, signal) => {
-      const tooLarge = checkValueSize(request.value.length, maxValueBytes);
-      if (tooLarge) throw tooLarge;
-      const ttl = request.ttl_ms > 0 ? request.ttl_ms : undefined;
-      await group.set(request.key, request.value, { ttl, local: request.local, signal });
-      return {};
-    }),
-    Remove: unary<RemoveRequest, object>(registry, async (group, request, signal) => {
-      await group.remove(request.key, { local: request.local, signal });
-      return {};
-    }),
-    Stats: (_call: unknown, callback: grpc.sendUnaryData<StatsResponse>) => {
-      const groups = [...registry].map(groupStatsMessage);
-      callback(null, { node: options.self, members: [...members()].sort(), groups });
-    },
-    GetStream: (call: grpc.ServerDuplexStream<ItemBatch, ResultBatch>) => {
-      serveItemStream(call, serving);
-    },
-  });
+  server.addService(CacheClient.service, cacheHandlers(serving, options.members ?? (() => [])));
   serveStreams(server, serving, budget);
   server.addService(GeeCacheClient.service, {
     Get: unary<GoOriginalRequest, GoOriginalResponse>(registry, async (group, request, signal) => {
@@ -134,6 +105,49 @@ export function addCacheServices(
       return budget.refused;
     },
   };
+}
+
+// mccache.v1.Cache's methods; GetStream's grpc-js path, which the direct
+// one leaves streams to (see _direct_stream.ts).
+function cacheHandlers(
+  serving: StreamServing,
+  members: () => readonly string[],
+): grpc.UntypedServiceImplementation {
+  const { registry, maxValueBytes } = serving;
+  return {
+    Get: unary<GetRequest, GetResponse>(registry, async (group, request, signal) => {
+      const { value, ttl } = await group.getEntry(request.key, { signal, local: request.local });
+      return { value: value.unsafeBytes(), ttl_ms: ttl ?? 0 };
+    }),
+    Set: unary<SetRequest, object>(registry, async (group, request, signal) => {
+      const tooLarge = checkValueSize(request.value.length, maxValueBytes);
+      if (tooLarge) throw tooLarge;
+      const ttl = request.ttl_ms > 0 ? request.ttl_ms : undefined;
+      await group.set(request.key, request.value, { ttl, local: request.local, signal });
+      return {};
+    }),
+    Remove: unary<RemoveRequest, object>(registry, async (group, request, signal) => {
+      await group.remove(request.key, { local: request.local, signal });
+      return {};
+    }),
+    Stats: (_call: unknown, callback: grpc.sendUnaryData<StatsResponse>) => {
+      const groups = [...registry].map(groupStatsMessage);
+      callback(null, { node: serving.self, members: [...members()].sort(), groups });
+    },
+    GetStream: (call: grpc.ServerDuplexStream<ItemBatch, ResultBatch>) => {
+      serveItemStream(call, serving);
+    },
+  };
+}
+
+function maxValueBytesOf(options: CacheServiceOptions): number {
+  const maxValueBytes = options.maxValueBytes ?? 1 << 20;
+  if (!Number.isInteger(maxValueBytes) || maxValueBytes < 0 || maxValueBytes > MAX_VALUE_BYTES) {
+    throw new RangeError(
+      `Cannot add cache services: maxValueBytes must be an integer from 0 to ${MAX_VALUE_BYTES}: received ${maxValueBytes}`,
+    );
+  }
+  return maxValueBytes;
 }
 
 function bufferedBytesOf(options: CacheServiceOptions): number {
