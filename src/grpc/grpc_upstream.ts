@@ -8,7 +8,7 @@
 
 import * as grpc from "@grpc/grpc-js";
 import { HashRing, type HashRingOptions } from "../hash_ring.ts";
-import { PeerError, UnsupportedError } from "../errors.ts";
+import { PeerError } from "../errors.ts";
 import { MEMBER_METADATA_KEY } from "./balancer.ts";
 import { HEALTH_OPTION, type MemberHealth } from "./health.ts";
 import { DEFAULT_KEEPALIVE_MS, keepaliveOptions, NODE_CHANNEL_OPTIONS } from "./peer.ts";
@@ -29,13 +29,12 @@ import {
 } from "./resolver.ts";
 import { brokenConnection, fromServiceError } from "./status.ts";
 import { clientCredentials, type TlsOptions } from "./tls.ts";
-import { checkTtl } from "../getter.ts";
-import { MAX_VALUE_BYTES } from "../limits.ts";
 import { ItemOp, type StatsResponse } from "./messages.ts";
 import { CacheClient } from "./_proto.ts";
 import { FailOver } from "./_failover.ts";
-import type { Hint } from "./_hints.ts";
-import { MemberStream, type PendingRequest, type StreamEvents } from "./_member_stream.ts";
+import type { MemberStream, PendingRequest, StreamEvents } from "./_member_stream.ts";
+import { StreamPool } from "./_stream_pool.ts";
+import { Writes } from "./_writes.ts";
 import { GoOriginalGets } from "./_go_original_gets.ts";
 import type {
   Upstream,
@@ -76,8 +75,6 @@ const EMPTY = new Uint8Array(0);
 
 /** How often deadlines are checked and streams re-placed, in milliseconds. */
 const SWEEP_MS = 25;
-/** How long a stream may sit on another node than its key's owner before it is re-placed. */
-const REPLACE_AFTER_MS = 100;
 
 /**
  * The cluster, reached through one grpc-js channel routed by key. Gets, sets
@@ -108,28 +105,14 @@ export class GrpcUpstream implements Upstream {
   #ring: HashRing;
   #source: MemberSource;
   #unsubscribe: () => void;
-  #streams = new Map<string, MemberStream>();
-  // Streams to one member each, for telling every node to drop a key.
-  #targeted = new Map<string, MemberStream>();
-  // Every stream not yet closed, the retiring ones included: all of them
-  // hold gets whose deadlines must be enforced.
-  #live = new Set<MemberStream>();
-  // The streams with gets queued: a list, not a Set (see src/table.ts).
-  #dirty: MemberStream[] = [];
-  #flushScheduled = false;
-  // Whether gets were queued after the flush was scheduled, and whether it
-  // already waited a turn (see #flush).
-  #moreQueued = false;
-  #waited = false;
-  #nextId = 1;
+  #streams: StreamPool;
   #sweeper: ReturnType<typeof setInterval>;
-  #onDropFailed: (member: string, error: unknown) => void;
+  #writes: Writes;
 
   /** Creates the channel; it connects on first use. */
   constructor(options: GrpcUpstreamOptions) {
     registerResolvers();
     this.#ringOptions = options.ring ?? {};
-    this.#onDropFailed = options.onDropFailed ?? (() => {});
     const members = options.members;
     this.#source = "subscribe" in members ? members : { members, subscribe: () => () => {} };
     const target = "subscribe" in members
@@ -138,25 +121,19 @@ export class GrpcUpstream implements Upstream {
     this.#protocols = new MemberProtocols({
       probe: (member) => probeMember(this.#client, () => memberMetadata(member)),
     });
-    this.#failOver = new FailOver({
-      ring: () => this.#ring,
-      protocols: this.#protocols,
+    this.#failOver = this.#newFailOver(options.hedgeAfter);
+    this.#client = this.#newClient(target, options);
+    this.#streams = new StreamPool(
+      this.#client,
+      this.#streamEvents,
+      (key) => this.#ring.hashKey(key),
+    );
+    this.#writes = new Writes({
+      send: (request) => this.#send(request),
       sendTo: (member, request) => this.#sendTo(member, request),
-      answers: async (member, timeoutMs) => {
-        const route = () => memberMetadata(member);
-        return await probeMember(this.#client, route, timeoutMs) !== undefined;
-      },
-      hedgeAfter: options.hedgeAfter,
-    });
-    const tls = clientCredentials(options.tls);
-    this.#client = new CacheClient(target, tls.credentials, {
-      ...NODE_CHANNEL_OPTIONS,
-      ...keepaliveOptions(options.keepalive ?? DEFAULT_KEEPALIVE_MS),
-      ...tls.options,
-      [MEMBER_SOURCE_OPTION]: this.#source,
-      [RING_OPTION]: this.#ringOptions,
-      [PROTOCOLS_OPTION]: this.#protocols,
-      [HEALTH_OPTION]: this.#failOver.health,
+      members: () => this.#source.members,
+      failOver: this.#failOver,
+      dropFailed: options.onDropFailed ?? (() => {}),
     });
     this.#goOriginalGets = new GoOriginalGets(this.#client, this.#protocols, {
       isMember: (addr) => this.#ring.has(addr),
@@ -168,6 +145,34 @@ export class GrpcUpstream implements Upstream {
     // Connect now rather than on the first request: the members' protocols
     // are then known, and /healthz is right, before traffic arrives.
     this.#client.getChannel().getConnectivityState(true);
+  }
+
+  #newFailOver(hedgeAfter: number | undefined): FailOver {
+    return new FailOver({
+      ring: () => this.#ring,
+      protocols: this.#protocols,
+      sendTo: (member, request) => this.#sendTo(member, request),
+      answers: async (member, timeoutMs) => {
+        const route = () => memberMetadata(member);
+        return await probeMember(this.#client, route, timeoutMs) !== undefined;
+      },
+      hedgeAfter,
+    });
+  }
+
+  // One channel for every member: the resolver names them, the ring policy
+  // picks one per call by the hash in its metadata.
+  #newClient(target: string, options: GrpcUpstreamOptions): grpc.Client {
+    const tls = clientCredentials(options.tls);
+    return new CacheClient(target, tls.credentials, {
+      ...NODE_CHANNEL_OPTIONS,
+      ...keepaliveOptions(options.keepalive ?? DEFAULT_KEEPALIVE_MS),
+      ...tls.options,
+      [MEMBER_SOURCE_OPTION]: this.#source,
+      [RING_OPTION]: this.#ringOptions,
+      [PROTOCOLS_OPTION]: this.#protocols,
+      [HEALTH_OPTION]: this.#failOver.health,
+    });
   }
 
   /** The members the channel routes over. */
@@ -229,55 +234,19 @@ export class GrpcUpstream implements Upstream {
    * Stores a value at the key's owner, then has every other node drop its
    * copy; both travel on the streams, batched with gets.
    */
-  async set(
+  set(
     group: string,
     key: string,
     value: Uint8Array,
     ttl: number | undefined,
     options: UpstreamCallOptions,
   ): Promise<WriteResult> {
-    if (ttl !== undefined) ttl = Math.ceil(checkTtl(ttl, "set"));
-    if (ttl !== undefined && ttl > Number.MAX_SAFE_INTEGER) {
-      throw new RangeError(
-        `Cannot set: ttl is over ${Number.MAX_SAFE_INTEGER} ms: received ${ttl}`,
-      );
-    }
-    if (value.length > MAX_VALUE_BYTES) {
-      throw new RangeError(
-        `Cannot set: value is over ${MAX_VALUE_BYTES} bytes: received ${value.length}`,
-      );
-    }
-    const write = { group, key, op: ItemOp.SET, value, ttl };
-    return await this.#written(write, await this.#write(write, options), options);
+    return this.#writes.set(group, key, value, ttl, options);
   }
 
   /** Removes a key from its owner, then from every other node. */
-  async remove(group: string, key: string, options: UpstreamCallOptions): Promise<WriteResult> {
-    try {
-      const write = { group, key, op: ItemOp.REMOVE };
-      return await this.#written(write, await this.#write(write, options), options);
-    } catch (error) {
-      // The owner may not have been told: the key goes from everywhere else.
-      // An owner that refused (the Go original) changed nothing: nor does this.
-      if (!(error instanceof UnsupportedError)) {
-        await this.#dropElsewhere({ group, key, op: ItemOp.REMOVE }, [], options);
-      }
-      throw error;
-    }
-  }
-
-  // After a write at the owner, or at its next member in its place: the
-  // other members drop their copies (the owner that missed it has a hint).
-  async #written(
-    write: Hint,
-    done: UpstreamValue,
-    options: UpstreamCallOptions,
-  ): Promise<WriteResult> {
-    const { node, failedOver } = done;
-    if (failedOver !== undefined || done.ownerOnly) {
-      await this.#dropElsewhere(write, this.#failOver.written(write, done), options);
-    }
-    return { node, failover: failedOver !== undefined };
+  remove(group: string, key: string, options: UpstreamCallOptions): Promise<WriteResult> {
+    return this.#writes.remove(group, key, options);
   }
 
   /** Closes the streams and the channel. */
@@ -285,9 +254,7 @@ export class GrpcUpstream implements Upstream {
     clearInterval(this.#sweeper);
     this.#unsubscribe();
     this.#failOver.close();
-    for (const stream of [...this.#streams.values(), ...this.#targeted.values()]) stream.retire();
-    this.#streams.clear();
-    this.#targeted.clear();
+    this.#streams.close();
     this.#client.close();
   }
 
@@ -302,13 +269,7 @@ export class GrpcUpstream implements Upstream {
     const before = this.#ring.members;
     this.#ring = this.#buildRing();
     this.#failOver.membersChanged(before, this.#ring.members);
-    for (const streams of [this.#streams, this.#targeted]) {
-      for (const [owner, stream] of streams) {
-        if (this.#ring.has(owner)) continue;
-        streams.delete(owner);
-        stream.retire();
-      }
-    }
+    this.#streams.retireGone((addr) => this.#ring.has(addr));
   }
 
   #send(request: PendingRequest): void {
@@ -329,12 +290,7 @@ export class GrpcUpstream implements Upstream {
     } else if (this.#failOver.routeGet(request, owner)) {
       return;
     }
-    let stream = this.#streams.get(owner);
-    if (stream === undefined || !stream.open) {
-      stream = this.#open(owner, request.key, 0);
-      this.#streams.set(owner, stream);
-    }
-    this.#queue(stream, request);
+    this.#streams.sendRouted(owner, request);
   }
 
   // Sends to exactly `member` (not its key's owner), on a stream of its own.
@@ -344,60 +300,8 @@ export class GrpcUpstream implements Upstream {
       request.resolve({ value: EMPTY, ttl: undefined, node: member });
       return;
     }
-    let stream = this.#targeted.get(member);
-    if (stream === undefined || !stream.open) {
-      stream = new MemberStream(this.#client, member, "member", this.#streamEvents);
-      this.#live.add(stream);
-      this.#targeted.set(member, stream);
-    }
-    this.#queue(stream, request);
+    this.#streams.sendTargeted(member, request);
   }
-
-  #queue(stream: MemberStream, request: PendingRequest): void {
-    stream.send(this.#nextId++ >>> 0, request);
-    if (!stream.listed) {
-      stream.listed = true;
-      this.#dirty.push(stream);
-    }
-    if (this.#flushScheduled) {
-      this.#moreQueued = true;
-      return;
-    }
-    this.#flushScheduled = true;
-    // setImmediate, not a microtask: Deno.serve runs microtasks after each
-    // request, so only a macrotask gathers the requests of one turn.
-    setImmediate(this.#flush);
-  }
-
-  #open(owner: string, key: string, attempt: number): MemberStream {
-    const target = { hash: this.#ring.hashKey(key), attempt };
-    const stream = new MemberStream(this.#client, owner, target, this.#streamEvents);
-    this.#live.add(stream);
-    return stream;
-  }
-
-  // A field, not a method: handed to setImmediate on every turn.
-  #flush = (): void => {
-    // Gets that kept coming while the flush waited mean a busy gateway, whose
-    // next turn brings more: waiting for it once makes the messages larger
-    // and fewer (a message costs the nodes and the gateway more CPU than a
-    // get in it). A lone get goes out at once. Measured at 64 connections
-    // on 1,000 keys, side by side: 6.2 -> 7.5 gets a message, nodes' CPU per
-    // request -12%, throughput +3-9%; waiting longer did not add to that.
-    if (this.#moreQueued && !this.#waited) {
-      this.#waited = true;
-      setImmediate(this.#flush);
-      return;
-    }
-    this.#moreQueued = false;
-    this.#waited = false;
-    this.#flushScheduled = false;
-    for (const stream of this.#dirty) {
-      stream.listed = false;
-      stream.flush();
-    }
-    this.#dirty.length = 0;
-  };
 
   // A field, not a method: every stream is handed this one object.
   #streamEvents: StreamEvents = {
@@ -413,9 +317,7 @@ export class GrpcUpstream implements Upstream {
   };
 
   #streamClosed(stream: MemberStream, unanswered: PendingRequest[], error: unknown): void {
-    this.#live.delete(stream);
-    if (this.#streams.get(stream.owner) === stream) this.#streams.delete(stream.owner);
-    if (this.#targeted.get(stream.owner) === stream) this.#targeted.delete(stream.owner);
+    this.#streams.closed(stream);
     const member = stream.member;
     if (refusedMethod(error as grpc.ServiceError) && this.#ring.has(member)) {
       // A member of the Go original (unless it refused that too): from now on
@@ -425,38 +327,30 @@ export class GrpcUpstream implements Upstream {
       return;
     }
     const code = (error as { code?: number }).code;
-    const retryable = code === undefined || brokenConnection(code);
+    if (code === undefined || brokenConnection(code)) this.#retry(stream, unanswered, error);
+    else for (const request of unanswered) request.reject(streamError(stream, error));
+  }
+
+  // The requests of a stream whose connection broke: each is sent once more,
+  // a write to the key's next member (if its owner is down), the rest on one
+  // stream placed after the member that failed.
+  #retry(stream: MemberStream, unanswered: PendingRequest[], error: unknown): void {
+    const member = stream.member;
     // A broken connection under a write: the member is suspect until it
     // answers again, so the writes it missed are replayed before its reads.
-    if (
-      retryable && member !== "" && unanswered.some((request) => request.op && !request.retried)
-    ) {
+    if (member !== "" && unanswered.some((request) => request.op && !request.retried)) {
       this.#failOver.health.suspectNow(member);
     }
     const retries: PendingRequest[] = [];
     for (const request of unanswered) {
-      if (
-        retryable && !request.retried && request.op &&
-        this.#failOver.failOver(request, member || stream.owner)
-      ) {
-        continue;
+      if (request.retried) request.reject(streamError(stream, error));
+      else if (!request.op || !this.#failOver.failOver(request, member || stream.owner)) {
+        retries.push(request);
       }
-      if (retryable && !request.retried) retries.push(request);
-      else {request.reject(
-          error instanceof PeerError
-            ? error
-            : fromServiceError(error as grpc.ServiceError, stream.answerer),
-        );}
     }
     if (retries.length === 0) return;
-    // One stream for all the retries, placed on the member after the one that
-    // failed, and ended as soon as they are answered.
-    const retry = this.#open(stream.owner, retries[0].key, 1);
-    for (const request of retries) {
-      request.retried = true;
-      retry.send(this.#nextId++ >>> 0, request);
-    }
-    retry.retire();
+    for (const request of retries) request.retried = true;
+    this.#streams.sendRetries(stream.owner, retries);
   }
 
   // Sends a request again once a member's protocol was learned from it.
@@ -473,55 +367,16 @@ export class GrpcUpstream implements Upstream {
 
   #sweep(): void {
     const now = Date.now();
-    for (const stream of this.#live) stream.expire(now);
-    this.#failOver.hedgeStalled(this.#live, now);
-    for (const [owner, stream] of this.#streams) {
-      // A stream placed on another node (its owner was down when it opened)
-      // is re-placed, so keys go back to their owner once it is back.
-      if (stream.node !== "" && stream.node !== owner && now - stream.openedAt > REPLACE_AFTER_MS) {
-        this.#streams.delete(owner);
-        stream.retire();
-      }
-    }
+    this.#streams.expire(now);
+    this.#failOver.hedgeStalled(this.#streams.live, now);
+    this.#streams.replaceMisplaced(now);
   }
+}
 
-  // Sends a set or remove to the key's owner. The node decides by its own
-  // ring (the gateway's may lag behind): as the owner it does the write
-  // alone (ownerOnly) and the caller tells the other nodes over its streams;
-  // any other node passes it on as a Set or Remove call would.
-  #write(
-    item: Pick<PendingRequest, "group" | "key" | "op" | "value" | "ttl">,
-    options: UpstreamCallOptions,
-  ): Promise<UpstreamValue> {
-    return new Promise((resolve, reject) => {
-      const request = { ...item, id: 0, deadline: options.deadline, retried: false, redirects: 0 };
-      this.#send({ ...request, resolve, reject });
-    });
-  }
-
-  // Has every member but `except` drop its copy of a key. Best effort, as
-  // between nodes: a member that cannot be told is not the key's owner.
-  // A member that could not be told keeps the write as a hint, and is
-  // suspect until it takes it.
-  async #dropElsewhere(
-    write: Hint,
-    except: readonly string[],
-    options: UpstreamCallOptions,
-  ): Promise<void> {
-    const { group, key } = write;
-    const drops = this.#source.members.filter((member) => !except.includes(member)).map((member) =>
-      new Promise<UpstreamValue>((resolve, reject) => {
-        // Never retried elsewhere: the drop is for this member only.
-        const request = { id: 0, group, key, op: ItemOp.REMOVE, local: true, retried: true };
-        const drop = { ...request, member, redirects: 0, deadline: options.deadline };
-        this.#sendTo(member, { ...drop, resolve, reject });
-      }).catch((error) => {
-        this.#failOver.dropFailed(member, write);
-        this.#onDropFailed(member, error);
-      })
-    );
-    await Promise.all(drops);
-  }
+// What a request that a stream left unanswered fails with.
+function streamError(stream: MemberStream, error: unknown): Error {
+  if (error instanceof PeerError) return error;
+  return fromServiceError(error as grpc.ServiceError, stream.answerer);
 }
 
 function memberMetadata(member: string): grpc.Metadata {
