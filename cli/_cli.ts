@@ -5,13 +5,13 @@ import type { HashRingOptions } from "../mod.ts";
 import type { EtcdTlsOptions } from "../src/etcd/mod.ts";
 import type { TlsOptions } from "../src/grpc/mod.ts";
 import {
-  LOG_FORMATS,
-  LOG_LEVELS,
   type LogFormat,
   type LogLevel,
   parseDuration,
   parseHostPort,
-} from "../src/node/mod.ts";
+  parseLogFormat,
+  parseLogLevel,
+} from "../src/parse.ts";
 import { type CLUSTER_FLAGS, type parseFlags, SECRET_ENV, UsageError } from "./_flags.ts";
 
 export { UsageError } from "./_flags.ts";
@@ -100,14 +100,8 @@ export function clusterOptions(flags: ClusterFlagValues): ClusterOptions {
   if (flags.peers !== undefined && flags.etcd !== undefined) {
     throw new UsageError("--peers and --etcd exclude each other: use one");
   }
-  const level = flags["log-level"] as LogLevel;
-  if (!LOG_LEVELS.includes(level)) {
-    throw new UsageError(`Invalid --log-level "${level}": expected ${LOG_LEVELS.join(", ")}`);
-  }
-  const format = (flags["log-format"] ?? "text") as LogFormat;
-  if (!LOG_FORMATS.includes(format)) {
-    throw new UsageError(`Invalid --log-format "${format}": expected ${LOG_FORMATS.join(" or ")}`);
-  }
+  const level = parseLogLevel(flags["log-level"], "--log-level");
+  const format = parseLogFormat(flags["log-format"] ?? "text", "--log-format");
   if (flags.ring !== "default" && flags.ring !== "seed") {
     throw new UsageError(`Invalid --ring "${flags.ring}": expected default or seed`);
   }

@@ -2,7 +2,7 @@
 // launcher (cli/start.ts) grants exactly that, and a process started some
 // other way checks it at start-up, so that a missing permission is one line
 // then rather than an error per request later.
-import { parseHostPort } from "../src/node/addr.ts";
+import { parseHostPort } from "../src/parse.ts";
 import { type GatewayFlags, type NodeFlags, SECRET_ENV, UsageError } from "./_flags.ts";
 
 /** One permission a process needs, and what for (for the error message). */

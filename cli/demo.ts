@@ -4,7 +4,7 @@
 // Ctrl-C stops everything.
 import { GroupRegistry } from "../mod.ts";
 import { type CacheNode, consoleLogger, parseDuration, startNode } from "../src/node/mod.ts";
-import { addSeedScores } from "./_seed_scores.ts";
+import { addDemoScores } from "./_demo_scores.ts";
 import { type Gateway, LiveLine, startGateway } from "../src/gateway/mod.ts";
 import { type ClusterOptions, clusterOptions, onShutdownSignal, run, splitList } from "./_cli.ts";
 import { CLUSTER_FLAGS, parseFlags } from "./_flags.ts";
@@ -101,7 +101,7 @@ function demoCluster(flags: ReturnType<typeof parseFlags<typeof FLAGS>>): DemoCl
 
 function startDemoNode(addr: string, cluster: DemoCluster): Promise<CacheNode> {
   const registry = new GroupRegistry();
-  addSeedScores(registry, 64 << 20);
+  addDemoScores(registry, 64 << 20);
   return startNode({
     addr,
     registry,

@@ -16,7 +16,7 @@ import {
   parseHostPort,
   startNode,
 } from "../src/node/mod.ts";
-import { addSeedScores } from "./_seed_scores.ts";
+import { addDemoScores } from "./_demo_scores.ts";
 import { clusterOptions, onShutdownSignal, positiveDuration, run } from "./_cli.ts";
 import { CLUSTER_USAGE, NODE_FLAGS, type NodeFlags, parseFlags, UsageError } from "./_flags.ts";
 import { checkPermissions, nodeNeeds } from "./_permissions.ts";
@@ -94,7 +94,7 @@ async function groups(
     maxBodyBytes: maxValueBytes,
     negativeTtl: parseDuration(flags["negative-ttl"], "--negative-ttl"),
   });
-  if (flags.groups === undefined && flags.origin === undefined) addSeedScores(registry, cacheBytes);
+  if (flags.groups === undefined && flags.origin === undefined) addDemoScores(registry, cacheBytes);
   return registry;
 }
 

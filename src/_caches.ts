@@ -5,7 +5,7 @@ import type { ByteView } from "./byte_view.ts";
 import { LruCache } from "./lru.ts";
 import { TinyLfuCache } from "./_tiny_lfu.ts";
 import type { CacheStats, CacheType } from "./stats.ts";
-import { utf8Length } from "./_utf8.ts";
+import { utf8Length } from "./utf8.ts";
 
 /**
  * Bytes a group charges to its budget for each entry besides its key and

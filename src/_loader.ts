@@ -8,7 +8,7 @@ import { validateKey } from "./key.ts";
 import type { Cached, Caches } from "./_caches.ts";
 import type { PeerGetter, PeerPicker } from "./peers.ts";
 import { SingleFlight } from "./singleflight.ts";
-import { Table } from "./_table.ts";
+import { Table } from "./table.ts";
 import type { GroupStats } from "./stats.ts";
 import { type Freshness, type GetterFunc, toCached } from "./getter.ts";
 import type { LoadObserver } from "./group.ts";

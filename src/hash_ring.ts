@@ -5,7 +5,7 @@
  */
 
 import { crc32, fnv1aMix32 } from "./_hash.ts";
-import { utf8Scratch } from "./_utf8.ts";
+import { utf8Scratch } from "./utf8.ts";
 
 /** Options for {@linkcode HashRing}. */
 export interface HashRingOptions {

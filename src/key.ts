@@ -5,14 +5,10 @@
  */
 
 import { InvalidKeyError } from "./errors.ts";
-import { utf8Length } from "./_utf8.ts";
+import { MAX_KEY_BYTES } from "./limits.ts";
+import { utf8Length } from "./utf8.ts";
 
-/**
- * The longest key, in bytes of UTF-8. Keys travel in URLs and gRPC messages
- * and are stored beside every value; 4 KiB leaves room for composite keys
- * while keeping a URL of a percent-encoded key under common 16 KiB limits.
- */
-export const MAX_KEY_BYTES = 4096;
+export { MAX_KEY_BYTES } from "./limits.ts";
 
 /**
  * Throws {@linkcode InvalidKeyError} unless `key` is a non-empty, well-formed

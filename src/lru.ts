@@ -4,7 +4,7 @@
  * @module
  */
 
-import { utf8Length } from "./_utf8.ts";
+import { utf8Length } from "./utf8.ts";
 import type { CacheStats } from "./stats.ts";
 
 /** Options for {@linkcode LruCache}. */

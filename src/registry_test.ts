@@ -6,15 +6,15 @@ import { defaultRegistry, getGroup, GroupRegistry, newGroup } from "./registry.t
 
 Deno.test("newGroup and getGroup work as in the Go original", async () => {
   const db: Record<string, string> = { Rex: "156", Rola: "139" };
-  const created = newGroup("seed-scores", 2 << 10, (key) => db[key]);
+  const created = newGroup("go-original-scores", 2 << 10, (key) => db[key]);
   try {
-    assert.equal(getGroup("seed-scores"), created);
-    assert.equal((await getGroup("seed-scores")!.get("Rex")).text(), "156");
-    assert.throws(() => newGroup("seed-scores", 1, (key) => key), /already registered/);
+    assert.equal(getGroup("go-original-scores"), created);
+    assert.equal((await getGroup("go-original-scores")!.get("Rex")).text(), "156");
+    assert.throws(() => newGroup("go-original-scores", 1, (key) => key), /already registered/);
   } finally {
-    defaultRegistry.delete("seed-scores");
+    defaultRegistry.delete("go-original-scores");
   }
-  assert.equal(getGroup("seed-scores"), undefined);
+  assert.equal(getGroup("go-original-scores"), undefined);
 });
 
 Deno.test("GroupRegistry keeps groups apart per instance", () => {

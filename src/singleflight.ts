@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Table } from "./_table.ts";
+import { Table } from "./table.ts";
 
 /** Options for {@linkcode SingleFlight.do}. */
 export interface SingleFlightOptions {
@@ -45,7 +45,7 @@ interface Flight<T> {
  * ```
  */
 export class SingleFlight<T> {
-  // Not a Map: a flight per gateway GET comes and goes (see _table.ts).
+  // Not a Map: a flight per gateway GET comes and goes (see table.ts).
   #flights = new Table<string, Flight<T>>();
 
   /** The number of calls in flight. */

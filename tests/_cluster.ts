@@ -4,7 +4,8 @@
 // polling with a deadline instead of sleeps.
 import * as grpc from "@grpc/grpc-js";
 import { fromServiceError } from "../src/grpc/status.ts";
-import { CacheClient, type StatsResponse } from "../src/grpc/_proto.ts";
+import { CacheClient } from "../src/grpc/_testing.ts";
+import type { StatsResponse } from "../src/grpc/messages.ts";
 import { freePort } from "../src/_testing/ports.ts";
 import { waitFor } from "../src/_testing/wait.ts";
 

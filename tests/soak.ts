@@ -5,7 +5,7 @@
 // of every process at the start and the end. Exits 1 on a wrong value.
 // Run: deno task soak [--minutes 10] [--every 1m] [--rate 300]
 import { parseArgs } from "node:util";
-import { parseDuration } from "../src/node/units.ts";
+import { parseDuration } from "../src/parse.ts";
 import { startEtcd } from "../src/_testing/etcd.ts";
 import {
   type NodeProcess,

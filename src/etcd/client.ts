@@ -205,14 +205,14 @@ export function describeEtcd(client: Etcd3): string {
  *
  * @example Bound a call by a caller's deadline
  * ```ts ignore
- * import { callDeadline, createEtcdClient } from "./client.ts";
+ * import { etcdDeadline, createEtcdClient } from "./client.ts";
  *
  * const client = createEtcdClient();
  * const deadline = Date.now() + 500;
- * await client.get("k").options({ deadline: callDeadline(client, deadline) });
+ * await client.get("k").options({ deadline: etcdDeadline(client, deadline) });
  * ```
  */
-export function callDeadline(client: Etcd3, notAfter: number): number {
+export function etcdDeadline(client: Etcd3, notAfter: number): number {
   const callTimeout = settings.get(client)?.callTimeout ?? 2000;
   return Math.min(Date.now() + callTimeout, notAfter);
 }

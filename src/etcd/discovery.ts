@@ -8,7 +8,7 @@
 import type { Etcd3, IKeyValue, Watcher } from "etcd3";
 import { parseRegistration, type Registration } from "./_registration.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
-import { callDeadline, describeEtcd } from "./client.ts";
+import { describeEtcd, etcdDeadline } from "./client.ts";
 import { AbsenceGrace, type Reachability, tcpReachable } from "./_absence.ts";
 import { probeEtcd } from "./_probe.ts";
 import {
@@ -255,7 +255,7 @@ export class EtcdDiscovery {
   async #resync(notAfter: number): Promise<void> {
     void this.#dropWatcher();
     const response = await this.#client.getAll().prefix(this.#prefix)
-      .options({ deadline: callDeadline(this.#client, notAfter) }).exec();
+      .options({ deadline: etcdDeadline(this.#client, notAfter) }).exec();
     if (this.#stopping.signal.aborted) return;
     const registrations = new Map<string, Registration>();
     for (const kv of response.kvs) {

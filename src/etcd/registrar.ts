@@ -7,7 +7,7 @@
 
 import { type Etcd3, EtcdLeaseInvalidError, type Lease } from "etcd3";
 import { type Logger, silentLogger } from "../log/logger.ts";
-import { callDeadline, describeEtcd } from "./client.ts";
+import { describeEtcd, etcdDeadline } from "./client.ts";
 import {
   checkPrefix,
   checkTimeout,
@@ -211,12 +211,12 @@ export class EtcdRegistrar {
   }
 
   async #register(notAfter: number): Promise<Registration> {
-    const lease = this.#client.lease(this.#ttl, { deadline: callDeadline(this.#client, notAfter) });
+    const lease = this.#client.lease(this.#ttl, { deadline: etcdDeadline(this.#client, notAfter) });
     const lost = new Promise<Error>((resolve) => lease.once("lost", resolve));
     try {
       const id = await lease.grant();
       await lease.put(this.#key).value(this.#value)
-        .options({ deadline: callDeadline(this.#client, notAfter) });
+        .options({ deadline: etcdDeadline(this.#client, notAfter) });
       const registration = { lease, id, lost };
       this.#checkAfterReconnects(registration);
       return registration;
@@ -305,7 +305,7 @@ export class EtcdRegistrar {
   }
 
   async #putIfMissing({ lease, id }: Registration): Promise<void> {
-    const deadline = callDeadline(this.#client, Infinity);
+    const deadline = etcdDeadline(this.#client, Infinity);
     const kv = (await this.#client.get(this.#key).options({ deadline }).exec()).kvs[0];
     if (kv !== undefined && kv.lease === id && kv.value.toString() === this.#value) return;
     if (lease.revoked()) return;
@@ -315,7 +315,7 @@ export class EtcdRegistrar {
 
   async #revoke({ lease, id }: Registration): Promise<void> {
     try {
-      await lease.revoke({ deadline: callDeadline(this.#client, Date.now() + REVOKE_TIMEOUT_MS) });
+      await lease.revoke({ deadline: etcdDeadline(this.#client, Date.now() + REVOKE_TIMEOUT_MS) });
       this.#log.info("Deregistered from etcd", { key: this.#key, lease: id });
     } catch (error) {
       this.#log.warn("Could not revoke the etcd lease; the key expires with it", {

@@ -11,10 +11,10 @@ import type { MemberSource } from "../grpc/resolver.ts";
 import type { TlsOptions } from "../grpc/tls.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import type { NodeEtcdOptions } from "../node/node.ts";
-import { parseHostPort } from "../node/addr.ts";
+import { parseHostPort } from "../parse.ts";
 import { createGatewayHandler, type GatewayHandlerOptions } from "./handler.ts";
 import { GatewayMetrics } from "./metrics.ts";
-import { GrpcUpstream } from "./grpc_upstream.ts";
+import { GrpcUpstream } from "../grpc/grpc_upstream.ts";
 import { StatusCollector, type StatusReport, type StatusSource } from "./status/report.ts";
 import { CleanupStack, once, serveHttp, watchEtcdMembers } from "../lifecycle/lifecycle.ts";
 

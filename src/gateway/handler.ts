@@ -9,10 +9,10 @@
 import { LruCache } from "../lru.ts";
 import { SingleFlight } from "../singleflight.ts";
 import type { Upstream, UpstreamValue, WriteResult } from "./upstream.ts";
-import { MAX_VALUE_BYTES } from "../grpc/_limits.ts";
+import { MAX_VALUE_BYTES } from "../limits.ts";
 import type { GatewayMetrics } from "./metrics.ts";
-import { parseDuration } from "../node/units.ts";
-import { utf8Length } from "../_utf8.ts";
+import { parseDuration } from "../parse.ts";
+import { utf8Length } from "../utf8.ts";
 import { bearerCheck } from "./_auth.ts";
 import { routeOf } from "./_route.ts";
 import { HttpError, readBody } from "./_body.ts";

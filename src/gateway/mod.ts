@@ -21,7 +21,7 @@
 export { type Gateway, type GatewayOptions, startGateway } from "./gateway.ts";
 export { createGatewayHandler, type GatewayHandlerOptions } from "./handler.ts";
 export { GatewayMetrics } from "./metrics.ts";
-export { GrpcUpstream, type GrpcUpstreamOptions } from "./grpc_upstream.ts";
+export { GrpcUpstream, type GrpcUpstreamOptions } from "../grpc/grpc_upstream.ts";
 export {
   type CacheStatus,
   type GroupStatus,

@@ -4,6 +4,9 @@
  *
  * @module
  */
+// The seam lives with its consumer, as groupcache's PeerPicker does: the
+// handler and its tests need nothing of gRPC, and src/grpc/grpc_upstream.ts
+// implements it with a type-only import (no module cycle at run time).
 
 /** A value as a node returned it. */
 export interface UpstreamValue {

@@ -11,14 +11,16 @@
 // with interceptors are left to grpc-js.
 import type { Buffer } from "node:buffer";
 import type * as http2 from "node:http2";
-import { decodeGetBatch, encodeGetResults, FRAME_HEADER_BYTES } from "./_stream_codec.ts";
+import { decodeItemBatch, encodeResultBatch, FRAME_HEADER_BYTES } from "./_stream_codec.ts";
 import { MessageReader } from "./_frames.ts";
 import {
+  type ItemStreamSession,
   NODE_METADATA_KEY,
-  openGetStream,
+  openItemStream,
   type ReplySink,
   type StreamServing,
-} from "./_get_stream.ts";
+} from "./_item_stream.ts";
+import type { ItemResult } from "./messages.ts";
 import { type BufferBudget, meterStream, refuseStream } from "./_buffer_budget.ts";
 
 /** The path a gRPC client calls GetStream by. */
@@ -125,81 +127,104 @@ interface StreamContext extends StreamServing {
 }
 
 function serveStream(stream: http2.ServerHttp2Stream, context: StreamContext): void {
-  const { self } = context;
   // A reset or broken connection: 'close' follows, nothing to answer.
   stream.on("error", () => {});
   if (stream.destroyed || stream.closed) return; // reset as it arrived
-  let status = { code: 0, message: "" };
-  let ended = false;
-  stream.respond(
-    { ":status": 200, "content-type": "application/grpc", [NODE_METADATA_KEY]: self },
-    { waitForTrailers: true },
-  );
-  stream.on("wantTrailers", () => {
-    const trailers: http2.OutgoingHttpHeaders = { "grpc-status": String(status.code) };
-    if (status.message) trailers["grpc-message"] = encodeURI(status.message);
-    stream.sendTrailers(trailers);
-  });
-  const sink: ReplySink = {
-    write(results) {
-      if (ended) return true;
-      const frame = encodeGetResults({ results }, FRAME_HEADER_BYTES);
-      frame[0] = 0; // not compressed
-      frame.writeUInt32BE(frame.length - FRAME_HEADER_BYTES, 1);
-      return stream.write(frame);
-    },
-    pauseUntilDrained(resume) {
-      stream.pause();
-      stream.once("drain", () => {
-        resume();
-        stream.resume();
-      });
-    },
-    end() {
-      if (ended) return;
-      ended = true;
-      if (stream.destroyed) return;
-      stream.end();
-      // A stream paused for 'drain' gets none once ended: reading on drops
-      // the caller's late batches, so that its own end can arrive and the
-      // stream close (or a stopping node would wait for it).
-      stream.resume();
-    },
-    get closed() {
-      return stream.destroyed || stream.closed;
-    },
-  };
-  const session = openGetStream(context, sink);
+  new DirectStream(stream, context);
+}
+
+/**
+ * One GetStream on its HTTP/2 stream: gRPC's headers, framing and trailers
+ * around an item stream session, which writes its replies here.
+ */
+class DirectStream implements ReplySink {
+  #stream: http2.ServerHttp2Stream;
+  #status = { code: 0, message: "" };
+  #ended = false;
+  #session: ItemStreamSession;
+
+  constructor(stream: http2.ServerHttp2Stream, context: StreamContext) {
+    this.#stream = stream;
+    this.#respond(context.self);
+    this.#session = openItemStream(context, this);
+    const reader = new MessageReader(
+      (message) => this.#read(message),
+      this.#fail,
+      context.maxMessageBytes,
+      context.budget,
+      () => refuseStream(stream),
+    );
+    stream.on("data", (chunk: Buffer) => reader.push(chunk));
+    stream.on("end", this.#session.end);
+    stream.on("close", () => {
+      reader.discard();
+      this.#session.leave();
+    });
+  }
+
+  write(results: ItemResult[]): boolean {
+    if (this.#ended) return true;
+    const frame = encodeResultBatch({ results }, FRAME_HEADER_BYTES);
+    frame[0] = 0; // not compressed
+    frame.writeUInt32BE(frame.length - FRAME_HEADER_BYTES, 1);
+    return this.#stream.write(frame);
+  }
+
+  pauseUntilDrained(resume: () => void): void {
+    this.#stream.pause();
+    this.#stream.once("drain", () => {
+      resume();
+      this.#stream.resume();
+    });
+  }
+
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#stream.destroyed) return;
+    this.#stream.end();
+    // A stream paused for 'drain' gets none once ended: reading on drops
+    // the caller's late batches, so that its own end can arrive and the
+    // stream close (or a stopping node would wait for it).
+    this.#stream.resume();
+  }
+
+  get closed(): boolean {
+    return this.#stream.destroyed || this.#stream.closed;
+  }
+
+  #respond(self: string): void {
+    this.#stream.respond(
+      { ":status": 200, "content-type": "application/grpc", [NODE_METADATA_KEY]: self },
+      { waitForTrailers: true },
+    );
+    this.#stream.on("wantTrailers", () => {
+      const { code, message } = this.#status;
+      const trailers: http2.OutgoingHttpHeaders = { "grpc-status": String(code) };
+      if (message) trailers["grpc-message"] = encodeURI(message);
+      this.#stream.sendTrailers(trailers);
+    });
+  }
+
+  #read(message: Uint8Array): void {
+    // Batches that come after the node ended the stream are not answered:
+    // the caller sends them again on its next stream.
+    if (this.#ended) return;
+    let batch;
+    try {
+      batch = decodeItemBatch(message);
+    } catch (error) {
+      return this.#fail(INTERNAL, `Cannot read a GetBatch: ${(error as Error).message}`);
+    }
+    this.#session.receive(batch);
+  }
+
   // The stream fails as grpc-js's would: the status goes in the trailers,
-  // and no more of the caller's batches are read.
-  const fail = (code: number, message: string) => {
-    if (ended) return;
-    status = { code, message };
-    session.leave();
-    sink.end();
+  // and no more of the caller's batches are read. A field: the reader calls it.
+  #fail = (code: number, message: string): void => {
+    if (this.#ended) return;
+    this.#status = { code, message };
+    this.#session.leave();
+    this.end();
   };
-  const reader = new MessageReader(
-    (message) => {
-      // Batches that come after the node ended the stream are not answered:
-      // the caller sends them again on its next stream.
-      if (ended) return;
-      let batch;
-      try {
-        batch = decodeGetBatch(message);
-      } catch (error) {
-        return fail(INTERNAL, `Cannot read a GetBatch: ${(error as Error).message}`);
-      }
-      session.receive(batch);
-    },
-    fail,
-    context.maxMessageBytes,
-    context.budget,
-    () => refuseStream(stream),
-  );
-  stream.on("data", (chunk: Buffer) => reader.push(chunk));
-  stream.on("end", session.end);
-  stream.on("close", () => {
-    reader.discard();
-    session.leave();
-  });
 }

@@ -1,16 +1,16 @@
 // Hand-written protobuf codec for the GetStream messages (GetBatch and
-// GetResults of proto/mccache.proto), the gateway's hot path. Same bytes as
+// GetResults of proto/mccache.proto; ItemBatch and ResultBatch here), the gateway's hot path. Same bytes as
 // protobufjs; it skips the intermediate objects protobufjs + proto-loader
 // make per message (decode, then toObject) and copies each value once.
 // codec_test.ts checks both directions against protobufjs.
 import { Buffer } from "node:buffer";
-import { utf8Length } from "../_utf8.ts";
-import type { GetBatch, GetItem, GetResult, GetResults } from "./_proto.ts";
+import { utf8Length } from "../utf8.ts";
+import type { Item, ItemBatch, ItemResult, ResultBatch } from "./messages.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** GetItem's field numbers, as in proto/mccache.proto (codec_test.ts checks them against it). */
+/** Item's field numbers, as GetItem's in proto/mccache.proto (codec_test.ts checks them). */
 export const ITEM_FIELDS = {
   id: 1,
   group: 2,
@@ -21,7 +21,7 @@ export const ITEM_FIELDS = {
   ttl_ms: 7,
   local: 8,
 } as const;
-/** GetResult's field numbers, likewise. */
+/** ItemResult's field numbers, as GetResult's, likewise. */
 export const RESULT_FIELDS = {
   id: 1,
   value: 2,
@@ -31,7 +31,7 @@ export const RESULT_FIELDS = {
   error_name: 6,
   owner_only: 7,
 } as const;
-/** The one field of GetBatch (items) and of GetResults (results). */
+/** The one field of ItemBatch (items) and of ResultBatch (results). */
 export const REPEATED_FIELD = 1;
 
 // A field's tag: (field number << 3) | wire type (0 = varint, 2 = length-delimited).
@@ -39,7 +39,7 @@ const varint = (field: number) => field << 3;
 const len = (field: number) => (field << 3) | 2;
 
 const TAG_REPEATED = len(REPEATED_FIELD);
-const TAG_ID = varint(ITEM_FIELDS.id); // the same in GetResult
+const TAG_ID = varint(ITEM_FIELDS.id); // the same in ItemResult
 const TAG_GROUP = len(ITEM_FIELDS.group);
 const TAG_KEY = len(ITEM_FIELDS.key);
 const TAG_TIMEOUT = varint(ITEM_FIELDS.timeout_ms);
@@ -120,8 +120,8 @@ class Writer {
   }
 }
 
-/** Encodes a GetBatch. */
-export function encodeGetBatch({ items }: GetBatch): Buffer {
+/** Encodes an ItemBatch. */
+export function encodeItemBatch({ items }: ItemBatch): Buffer {
   const sizes: number[] = [];
   let total = 0;
   for (const item of items) {
@@ -152,10 +152,10 @@ export function encodeGetBatch({ items }: GetBatch): Buffer {
 export const FRAME_HEADER_BYTES = 5;
 
 /**
- * Encodes a GetResults, after `reserve` bytes left for the caller (a gRPC
+ * Encodes a ResultBatch, after `reserve` bytes left for the caller (a gRPC
  * frame header: the message is then written once, in its frame).
  */
-export function encodeGetResults({ results }: GetResults, reserve = 0): Buffer {
+export function encodeResultBatch({ results }: ResultBatch, reserve = 0): Buffer {
   const sizes: number[] = [];
   let total = 0;
   for (const r of results) {
@@ -256,11 +256,11 @@ function copy(buf: Uint8Array, start: number, end: number): Uint8Array {
   return value;
 }
 
-/** Decodes a GetBatch; each value is a copy the caller may keep. */
-export function decodeGetBatch(buf: Uint8Array): GetBatch {
-  const items: GetItem[] = [];
+/** Decodes an ItemBatch; each value is a copy the caller may keep. */
+export function decodeItemBatch(buf: Uint8Array): ItemBatch {
+  const items: Item[] = [];
   forEachRepeated(buf, (r) => {
-    const item: GetItem = { id: 0, group: "", key: "", timeout_ms: 0 };
+    const item: Item = { id: 0, group: "", key: "", timeout_ms: 0 };
     while (r.offset < r.end) {
       const tag = r.varint();
       if (tag === TAG_ID) item.id = r.varint();
@@ -278,11 +278,11 @@ export function decodeGetBatch(buf: Uint8Array): GetBatch {
   return { items };
 }
 
-/** Decodes a GetResults; each value is a copy the caller may keep. */
-export function decodeGetResults(buf: Uint8Array): GetResults {
-  const results: GetResult[] = [];
+/** Decodes a ResultBatch; each value is a copy the caller may keep. */
+export function decodeResultBatch(buf: Uint8Array): ResultBatch {
+  const results: ItemResult[] = [];
   forEachRepeated(buf, (r) => {
-    const result: GetResult = {
+    const result: ItemResult = {
       id: 0,
       value: EMPTY,
       ttl_ms: 0,

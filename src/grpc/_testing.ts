@@ -10,6 +10,10 @@ import { addCacheServices, type CacheServices } from "./server.ts";
 import { CacheClient, GeeCacheClient } from "./_proto.ts";
 import { freePort } from "../_testing/ports.ts";
 
+// The service client, for tests (in tests/ too) that speak mccache.v1 to a
+// node directly instead of through a GrpcUpstream.
+export { CacheClient } from "./_proto.ts";
+
 export interface TestNode {
   addr: string;
   registry: GroupRegistry;
@@ -118,7 +122,7 @@ export async function cluster(
 }
 
 /** An in-process node of the Go original: it serves only geecachepb.McCache/Get. */
-export interface SeedOnlyNode extends AsyncDisposable {
+export interface InProcessGoOriginal extends AsyncDisposable {
   addr: string;
   /** The keys it was asked for, in order. */
   gets: string[];
@@ -131,7 +135,9 @@ export interface SeedOnlyNode extends AsyncDisposable {
  * UNIMPLEMENTED. With `stats`, it also answers mccache's `Stats`, so that a
  * gateway's probe takes it for an mccache node until a GetStream is refused.
  */
-export async function startSeedOnlyNode(options: { stats?: boolean } = {}): Promise<SeedOnlyNode> {
+export async function startInProcessGoOriginal(
+  options: { stats?: boolean } = {},
+): Promise<InProcessGoOriginal> {
   const gets: string[] = [];
   const server = new grpc.Server();
   if (options.stats) {

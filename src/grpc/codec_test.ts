@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import protobuf from "protobufjs";
 import { mccache } from "./_descriptors.ts";
 import {
-  decodeGetBatch,
-  decodeGetResults,
-  encodeGetBatch,
-  encodeGetResults,
+  decodeItemBatch,
+  decodeResultBatch,
+  encodeItemBatch,
+  encodeResultBatch,
   ITEM_FIELDS,
   REPEATED_FIELD,
   RESULT_FIELDS,
@@ -13,8 +13,8 @@ import {
 
 // The reference: protobufjs with the embedded descriptors of proto/mccache.proto.
 const root = protobuf.Root.fromJSON(mccache as protobuf.INamespace);
-const GetBatch = root.lookupType("mccache.v1.GetBatch");
-const GetResults = root.lookupType("mccache.v1.GetResults");
+const ItemBatch = root.lookupType("mccache.v1.GetBatch");
+const ResultBatch = root.lookupType("mccache.v1.GetResults");
 
 const items = [
   { id: 1, group: "scores", key: "Rex", timeout_ms: 2000 },
@@ -80,20 +80,22 @@ function normalize(message: protobuf.Message, type: protobuf.Type) {
 
 Deno.test("The GetStream codec writes the bytes protobufjs reads", () => {
   assert.deepEqual(
-    normalize(GetBatch.decode(encodeGetBatch({ items })), GetBatch),
-    normalize(GetBatch.fromObject({ items }), GetBatch),
+    normalize(ItemBatch.decode(encodeItemBatch({ items })), ItemBatch),
+    normalize(ItemBatch.fromObject({ items }), ItemBatch),
   );
   assert.deepEqual(
-    normalize(GetResults.decode(encodeGetResults({ results })), GetResults),
-    normalize(GetResults.fromObject({ results }), GetResults),
+    normalize(ResultBatch.decode(encodeResultBatch({ results })), ResultBatch),
+    normalize(ResultBatch.fromObject({ results }), ResultBatch),
   );
 });
 
 Deno.test("The GetStream codec reads the bytes protobufjs writes", () => {
-  assert.deepEqual(decodeGetBatch(GetBatch.encode(GetBatch.fromObject({ items })).finish()), {
+  assert.deepEqual(decodeItemBatch(ItemBatch.encode(ItemBatch.fromObject({ items })).finish()), {
     items,
   });
-  const decoded = decodeGetResults(GetResults.encode(GetResults.fromObject({ results })).finish());
+  const decoded = decodeResultBatch(
+    ResultBatch.encode(ResultBatch.fromObject({ results })).finish(),
+  );
   assert.deepEqual(
     decoded.results.map((r) => ({ ...r, value: [...r.value] })),
     results.map((r) => ({ ...r, value: [...r.value] })),
@@ -101,30 +103,30 @@ Deno.test("The GetStream codec reads the bytes protobufjs writes", () => {
 });
 
 Deno.test("The GetStream codec copies values out of the message and skips unknown fields", () => {
-  const message = encodeGetResults({ results: [results[0]] });
+  const message = encodeResultBatch({ results: [results[0]] });
   // An unknown field 15 (varint 42) appended inside the result, as a newer peer might send.
   const withUnknown = new Uint8Array([0x0a, message[1] + 2, ...message.subarray(2), 0x78, 42]);
-  const decoded = decodeGetResults(withUnknown).results[0];
+  const decoded = decodeResultBatch(withUnknown).results[0];
   assert.deepEqual([...decoded.value], [1, 2, 3]);
   withUnknown.fill(0);
   assert.deepEqual([...decoded.value], [1, 2, 3]);
-  assert.throws(() => decodeGetResults(new Uint8Array([0x0a, 10, 0x08])), RangeError);
+  assert.throws(() => decodeResultBatch(new Uint8Array([0x0a, 10, 0x08])), RangeError);
   // A truncated fixed64 field (wire type 1) of an unknown number.
-  assert.throws(() => decodeGetResults(new Uint8Array([0x0a, 3, 0x08, 1, 0x79])), RangeError);
+  assert.throws(() => decodeResultBatch(new Uint8Array([0x0a, 3, 0x08, 1, 0x79])), RangeError);
 });
 
 Deno.test("The gRPC service definition uses the hand-written GetStream codec on both ends", async () => {
   const { CacheClient } = await import("./_proto.ts");
   const method = CacheClient.service.GetStream;
-  assert.equal(method.requestSerialize, encodeGetBatch);
-  assert.equal(method.responseDeserialize, decodeGetResults);
+  assert.equal(method.requestSerialize, encodeItemBatch);
+  assert.equal(method.responseDeserialize, decodeResultBatch);
   // Client methods keep the serializers they were made with.
   const client = new CacheClient(
     "127.0.0.1:1",
     (await import("@grpc/grpc-js")).credentials.createInsecure(),
   );
   const stub = (client as unknown as { GetStream: { requestSerialize: unknown } }).GetStream;
-  assert.equal(stub.requestSerialize, encodeGetBatch);
+  assert.equal(stub.requestSerialize, encodeItemBatch);
   client.close();
 });
 

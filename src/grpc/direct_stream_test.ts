@@ -9,10 +9,10 @@ import * as grpc from "@grpc/grpc-js";
 import { GroupRegistry } from "../registry.ts";
 import { Group } from "../group.ts";
 import { GET_STREAM_PATH } from "./_direct_stream.ts";
-import { NODE_METADATA_KEY } from "./_get_stream.ts";
-import { MAX_MESSAGE_BYTES } from "./_limits.ts";
-import type { GetItem, GetResult } from "./_proto.ts";
-import { decodeGetResults, encodeGetBatch } from "./_stream_codec.ts";
+import { NODE_METADATA_KEY } from "./_item_stream.ts";
+import { MAX_MESSAGE_BYTES } from "../limits.ts";
+import type { Item, ItemResult } from "./messages.ts";
+import { decodeResultBatch, encodeItemBatch } from "./_stream_codec.ts";
 import { cluster, serveOnFreePort } from "./_testing.ts";
 import { waitFor } from "../_testing/wait.ts";
 import { privateHooksOn } from "./_direct_stream.ts";
@@ -21,7 +21,7 @@ const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 
 interface Answer {
   headers: http2.IncomingHttpHeaders;
-  results: GetResult[];
+  results: ItemResult[];
   trailers: http2.IncomingHttpHeaders;
 }
 
@@ -33,7 +33,7 @@ function frame(message: Uint8Array, flag = 0): Buffer {
   return Buffer.concat([header, message]);
 }
 
-function item(id: number, key: string, group = "g"): GetItem {
+function item(id: number, key: string, group = "g"): Item {
   return { id, group, key, timeout_ms: 0 };
 }
 
@@ -81,11 +81,11 @@ async function callGetStream(
     }
     stream.end();
     const answer = { headers: await response, trailers: await trailers };
-    const results: GetResult[] = [];
+    const results: ItemResult[] = [];
     let bytes = Buffer.concat(chunks);
     while (bytes.length > 0) {
       const length = bytes.readUInt32BE(1);
-      results.push(...decodeGetResults(bytes.subarray(5, 5 + length)).results);
+      results.push(...decodeResultBatch(bytes.subarray(5, 5 + length)).results);
       bytes = bytes.subarray(5 + length);
     }
     return { ...answer, results };
@@ -94,7 +94,7 @@ async function callGetStream(
   }
 }
 
-function texts(results: GetResult[]): [number, string][] {
+function texts(results: ItemResult[]): [number, string][] {
   return results.map((r) => [r.id, new TextDecoder().decode(r.value)]);
 }
 
@@ -106,7 +106,7 @@ Deno.test({
     await using nodes = await cluster(1);
     const [node] = nodes;
     await node.registry.get("g")!.set("hit", "cached");
-    const batch = frame(encodeGetBatch({ items: [item(1, "hit"), item(2, "miss")] }));
+    const batch = frame(encodeItemBatch({ items: [item(1, "hit"), item(2, "miss")] }));
     const answer = await callGetStream(node.addr, [batch]);
     assert.equal(answer.headers[":status"], 200);
     assert.equal(answer.headers["content-type"], "application/grpc");
@@ -125,8 +125,8 @@ Deno.test({
   async fn() {
     await using nodes = await cluster(1);
     const bytes = Buffer.concat([
-      frame(encodeGetBatch({ items: [item(1, "a"), item(2, "b")] })),
-      frame(encodeGetBatch({ items: [item(3, "c")] })),
+      frame(encodeItemBatch({ items: [item(1, "a"), item(2, "b")] })),
+      frame(encodeItemBatch({ items: [item(3, "c")] })),
     ]);
     // 3 bytes a piece: frame headers are split too.
     const pieces = Array.from(
@@ -166,7 +166,7 @@ Deno.test({
         assert.deepEqual(answer.results, []);
       });
     }
-    const after = await callGetStream(addr, [frame(encodeGetBatch({ items: [item(1, "k")] }))]);
+    const after = await callGetStream(addr, [frame(encodeItemBatch({ items: [item(1, "k")] }))]);
     assert.deepEqual(texts(after.results), [[1, "value of k"]]);
   },
 });
@@ -176,7 +176,7 @@ Deno.test({
   ...sanitizers,
   async fn() {
     await using nodes = await cluster(1);
-    const batch = frame(encodeGetBatch({ items: [item(1, "k")] }));
+    const batch = frame(encodeItemBatch({ items: [item(1, "k")] }));
     const answer = await callGetStream(nodes[0].addr, [batch], { "grpc-timeout": "5S" });
     assert.equal(answer.headers["grpc-accept-encoding"], "identity,deflate,gzip");
     assert.equal(answer.headers[NODE_METADATA_KEY], nodes[0].addr);
@@ -204,7 +204,7 @@ Deno.test({
       let closed = false;
       stream.once("close", () => closed = true);
       const replying = new Promise<void>((resolve) => stream.once("data", () => resolve()));
-      stream.write(frame(encodeGetBatch({ items: [item(1, "big")] })));
+      stream.write(frame(encodeItemBatch({ items: [item(1, "big")] })));
       await started.promise;
       // A stopping node ends its streams; the 1 MiB reply then fills the
       // stream's buffer, and the node ends it in the same turn.
@@ -213,7 +213,7 @@ Deno.test({
       await replying;
       // More than a flow-control window that the caller sent before it
       // saw the end: only once the node reads it can the caller's end arrive.
-      stream.end(frame(encodeGetBatch({ items: [item(2, "k".repeat(256 << 10))] })));
+      stream.end(frame(encodeItemBatch({ items: [item(2, "k".repeat(256 << 10))] })));
       await waitFor(() => closed, "the stream closes", 5000);
       assert.equal(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
     } finally {
@@ -229,7 +229,7 @@ Deno.test({
   async fn(t) {
     const registry = new GroupRegistry();
     new Group({ name: "g", maxBytes: 1 << 20, registry, getter: (key) => `value of ${key}` });
-    const batch = frame(encodeGetBatch({ items: [item(1, "k")] }));
+    const batch = frame(encodeItemBatch({ items: [item(1, "k")] }));
     await t.step("interceptors: grpc-js serves it and runs them", async () => {
       const intercepted: string[] = [];
       const interceptor = (
@@ -259,7 +259,7 @@ Deno.test({
         assert.equal(small.headers["grpc-accept-encoding"], undefined);
         assert.deepEqual(texts(small.results), [[1, "value of k"]]);
         const large = await callGetStream(addr, [
-          frame(encodeGetBatch({ items: [item(1, "k".repeat(2048))] })),
+          frame(encodeItemBatch({ items: [item(1, "k".repeat(2048))] })),
         ]);
         assert.equal(large.trailers["grpc-status"], "8");
       } finally {

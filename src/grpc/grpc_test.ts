@@ -9,7 +9,7 @@ import { deadlineSignal } from "./deadline.ts";
 import { GrpcPeer } from "./peer.ts";
 import { GeeCacheClient } from "./_proto.ts";
 import { GrpcPeerPicker } from "./peer_picker.ts";
-import { cluster, startSeedOnlyNode, type TestNode } from "./_testing.ts";
+import { cluster, startInProcessGoOriginal, type TestNode } from "./_testing.ts";
 
 const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 
@@ -157,7 +157,7 @@ Deno.test({
     "writes to it fail naming it, and it is not told to drop keys",
   ...sanitizers,
   async fn() {
-    await using go = await startSeedOnlyNode();
+    await using go = await startInProcessGoOriginal();
     await using nodes = await cluster(1);
     const picker = new GrpcPeerPicker("127.0.0.1:1");
     picker.setMembers(["127.0.0.1:1", go.addr, nodes[0].addr]);

@@ -6,7 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import { errorStatus, TooLargeError } from "../errors.ts";
 import { Group } from "../group.ts";
 import { GroupRegistry } from "../registry.ts";
-import { GrpcUpstream } from "../gateway/grpc_upstream.ts";
+import { GrpcUpstream } from "./grpc_upstream.ts";
 import { startNode } from "../node/node.ts";
 import { freePort } from "../_testing/ports.ts";
 import { CacheClient } from "./_proto.ts";

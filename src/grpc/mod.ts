@@ -46,7 +46,7 @@ export {
   type CacheServices,
   MAX_MESSAGE_BYTES,
 } from "./server.ts";
-export { NODE_METADATA_KEY } from "./_get_stream.ts";
+export { NODE_METADATA_KEY } from "./_item_stream.ts";
 export {
   brokenConnection,
   ERROR_METADATA_KEY,
@@ -54,7 +54,7 @@ export {
   type FailedCall,
   fromServiceError,
 } from "./status.ts";
-export type { CacheStatsMessage, GroupStatsMessage, StatsResponse } from "./_proto.ts";
+export type { CacheStatsMessage, GroupStatsMessage, StatsResponse } from "./messages.ts";
 export { MEMBER_METADATA_KEY, RING_POLICY } from "./balancer.ts";
 export { CURRENT_RING_OPTION, CurrentRing, type PickRule, RingSnapshot } from "./ring_snapshot.ts";
 export {

@@ -10,16 +10,17 @@ import type { PeerCallOptions, PeerGetter, PeerRequest, PeerValue } from "../pee
 import { deadlineOf } from "./deadline.ts";
 import type { MemberHealth } from "./health.ts";
 import {
-  callSeedGet,
+  callGoOriginalGet,
+  goOriginalError,
   MemberProtocols,
   refusedMethod,
-  seedError,
   unsupportedWrite,
 } from "./protocols.ts";
 import { MAX_MESSAGE_BYTES } from "./server.ts";
 import { clientCredentials, type TlsOptions } from "./tls.ts";
 import { fromServiceError } from "./status.ts";
-import { CacheClient, type GetResponse, type SeedResponse, type StatsResponse } from "./_proto.ts";
+import type { GetResponse, GoOriginalResponse, StatsResponse } from "./messages.ts";
+import { CacheClient } from "./_proto.ts";
 
 /**
  * grpc-js channel options by name, e.g. `{ "grpc.keepalive_time_ms": 2000 }`.
@@ -163,12 +164,12 @@ export class GrpcPeer implements PeerGetter {
       // Until it registers again: the group loads the key itself.
       throw new PeerError(`${this.#addr} serves neither mccache.v1 nor geecachepb`);
     }
-    if (this.#speaksSeed) return await this.#seedGet(request, options);
+    if (this.#speaksGoOriginal) return await this.#goOriginalGet(request, options);
     let response: GetResponse;
     try {
       response = await this.#call<GetResponse>("Get", { ...request, local: true }, options);
     } catch (error) {
-      if (this.#speaksSeed) return await this.#seedGet(request, options);
+      if (this.#speaksGoOriginal) return await this.#goOriginalGet(request, options);
       throw error;
     }
     return {
@@ -212,27 +213,27 @@ export class GrpcPeer implements PeerGetter {
     this.#client.close();
   }
 
-  get #speaksSeed(): boolean {
+  get #speaksGoOriginal(): boolean {
     return this.#protocols.of(this.#addr) === "geecachepb";
   }
 
   async #write(method: "Set" | "Remove", request: object, options: PeerCallOptions): Promise<void> {
     const refused = () => unsupportedWrite(this.#addr, method === "Set" ? "set" : "remove");
-    if (this.#speaksSeed) throw refused();
+    if (this.#speaksGoOriginal) throw refused();
     try {
       await this.#call(method, request, options);
     } catch (error) {
-      throw this.#speaksSeed ? refused() : error;
+      throw this.#speaksGoOriginal ? refused() : error;
     }
   }
 
-  #seedGet(request: PeerRequest, options: PeerCallOptions): Promise<PeerValue> {
-    const seed = { group: request.group, key: request.key };
-    return this.#unary<SeedResponse>(
+  #goOriginalGet(request: PeerRequest, options: PeerCallOptions): Promise<PeerValue> {
+    const message = { group: request.group, key: request.key };
+    return this.#unary<GoOriginalResponse>(
       (callOptions, done) =>
-        callSeedGet(this.#client, seed, new grpc.Metadata(), callOptions, done),
+        callGoOriginalGet(this.#client, message, new grpc.Metadata(), callOptions, done),
       (error) => {
-        if (!refusedMethod(error)) return seedError(error, this.#addr);
+        if (!refusedMethod(error)) return goOriginalError(error, this.#addr);
         this.#protocols.learn(this.#addr, "none");
         return new UnsupportedError(`${this.#addr} serves neither mccache.v1 nor geecachepb`);
       },

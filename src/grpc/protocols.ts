@@ -13,7 +13,8 @@ import * as grpc from "@grpc/grpc-js";
 import { UnsupportedError } from "../errors.ts";
 import type { RingSnapshot } from "./ring_snapshot.ts";
 import { ERROR_METADATA_KEY, fromServiceError } from "./status.ts";
-import { CacheClient, GeeCacheClient, type SeedRequest, type SeedResponse } from "./_proto.ts";
+import type { GoOriginalRequest, GoOriginalResponse } from "./messages.ts";
+import { CacheClient, GeeCacheClient } from "./_proto.ts";
 
 /**
  * What a member answers: mccache's own service (`mccache.v1`), only the Go
@@ -220,7 +221,7 @@ export function refusedMethod(error: { code?: number; metadata?: grpc.Metadata }
 }
 
 type Method = grpc.MethodDefinition<object, unknown>;
-const SEED_GET = GeeCacheClient.service.Get as Method;
+const GO_ORIGINAL_GET = GeeCacheClient.service.Get as Method;
 const STATS = CacheClient.service.Stats as Method;
 
 /** A unary call of `method` with raw errors, which callers map themselves. */
@@ -248,19 +249,19 @@ function unary<Res>(
  * Calls the Go original's `Get`. The callback receives the raw error, and
  * the address of the member that answered (the call's peer).
  */
-export function callSeedGet(
+export function callGoOriginalGet(
   client: grpc.Client,
-  request: SeedRequest,
+  request: GoOriginalRequest,
   metadata: grpc.Metadata,
   options: grpc.CallOptions,
   callback: (
     error: grpc.ServiceError | null,
-    response: SeedResponse | undefined,
+    response: GoOriginalResponse | undefined,
     peer: string,
   ) => void,
 ): grpc.ClientUnaryCall {
   metadata.set(PROTOCOL_METADATA_KEY, "geecachepb");
-  return unary(client, SEED_GET, request, metadata, options, callback);
+  return unary(client, GO_ORIGINAL_GET, request, metadata, options, callback);
 }
 
 /**
@@ -269,7 +270,7 @@ export function callSeedGet(
  * its message, e.g. its getter's), which are its load failing (HTTP 502);
  * mccache nodes that answer it name their errors as on their own calls.
  */
-export function seedError(error: grpc.ServiceError, member: string): Error {
+export function goOriginalError(error: grpc.ServiceError, member: string): Error {
   if (
     error.code === grpc.status.UNKNOWN &&
     (error.metadata?.get(ERROR_METADATA_KEY).length ?? 0) === 0
@@ -347,14 +348,14 @@ export async function probeMember(
   if (!refusedMethod(ours)) return undefined;
   const metadata = route();
   metadata.set(PROTOCOL_METADATA_KEY, "geecachepb");
-  const seed = await ask(
+  const goOriginal = await ask(
     client,
-    SEED_GET,
+    GO_ORIGINAL_GET,
     { group: "", key: "" },
     metadata,
     Date.now() + timeoutMs,
   );
-  if (seed !== null && refusedMethod(seed)) return "none";
-  if (seed !== null && UNREACHED.has(seed.code)) return undefined;
+  if (goOriginal !== null && refusedMethod(goOriginal)) return "none";
+  if (goOriginal !== null && UNREACHED.has(goOriginal.code)) return undefined;
   return "geecachepb";
 }

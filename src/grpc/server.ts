@@ -8,8 +8,8 @@
 
 import type * as grpc from "@grpc/grpc-js";
 import { UnknownGroupError } from "../errors.ts";
-import { checkValueSize, serveGetStream } from "./_get_stream.ts";
-import { MAX_VALUE_BYTES } from "./_limits.ts";
+import { checkValueSize, serveItemStream, type StreamServing } from "./_item_stream.ts";
+import { MAX_VALUE_BYTES } from "../limits.ts";
 import { serveStreams } from "./_direct_stream.ts";
 import { BufferBudget } from "./_buffer_budget.ts";
 import type { Group } from "../group.ts";
@@ -17,21 +17,20 @@ import type { GroupRegistry } from "../registry.ts";
 import type { CacheStats, GroupStats } from "../stats.ts";
 import { type Deadline, deadline } from "./deadline.ts";
 import { toServiceError } from "./status.ts";
-import {
-  CacheClient,
-  type CacheStatsMessage,
-  GeeCacheClient,
-  type GetBatch,
-  type GetRequest,
-  type GetResponse,
-  type GetResults,
-  type GroupStatsMessage,
-  type RemoveRequest,
-  type SeedRequest,
-  type SeedResponse,
-  type SetRequest,
-  type StatsResponse,
-} from "./_proto.ts";
+import type {
+  CacheStatsMessage,
+  GetRequest,
+  GetResponse,
+  GoOriginalRequest,
+  GoOriginalResponse,
+  GroupStatsMessage,
+  ItemBatch,
+  RemoveRequest,
+  ResultBatch,
+  SetRequest,
+  StatsResponse,
+} from "./messages.ts";
+import { CacheClient, GeeCacheClient } from "./_proto.ts";
 
 /** Options for {@linkcode addCacheServices}. */
 export interface CacheServiceOptions {
@@ -70,7 +69,7 @@ export interface CacheServiceHost {
 /** The default of {@linkcode CacheServiceOptions.maxBufferedBytes}: 128 MiB. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 128 << 20;
 
-export { MAX_MESSAGE_BYTES } from "./_limits.ts";
+export { MAX_MESSAGE_BYTES } from "../limits.ts";
 
 /**
  * Adds the mccache and geecachepb services, serving the groups of
@@ -95,17 +94,38 @@ export function addCacheServices(
   registry: GroupRegistry,
   options: CacheServiceOptions,
 ): CacheServices {
-  const members = options.members ?? (() => []);
-  const maxValueBytes = options.maxValueBytes ?? 1 << 20;
-  if (!Number.isInteger(maxValueBytes) || maxValueBytes < 0 || maxValueBytes > MAX_VALUE_BYTES) {
-    throw new RangeError(
-      `Cannot add cache services: maxValueBytes must be an integer from 0 to ${MAX_VALUE_BYTES}: received ${maxValueBytes}`,
-    );
-  }
+  const maxValueBytes = maxValueBytesOf(options);
   const budget = new BufferBudget(bufferedBytesOf(options));
   const streams = new Set<() => void>();
   const serving = { registry, self: options.self, streams, maxValueBytes };
-  server.addService(CacheClient.service, {
+  server.addService(CacheClient.service, cacheHandlers(serving, options.members ?? (() => [])));
+  serveStreams(server, serving, budget);
+  server.addService(GeeCacheClient.service, {
+    Get: unary<GoOriginalRequest, GoOriginalResponse>(registry, async (group, request, signal) => {
+      return { value: (await group.get(request.key, { signal })).unsafeBytes() };
+    }),
+  });
+  return {
+    endStreams() {
+      for (const end of streams) end();
+    },
+    get bufferedBytes() {
+      return budget.used;
+    },
+    get refusedMessages() {
+      return budget.refused;
+    },
+  };
+}
+
+// mccache.v1.Cache's methods; GetStream's grpc-js path, which the direct
+// one leaves streams to (see _direct_stream.ts).
+function cacheHandlers(
+  serving: StreamServing,
+  members: () => readonly string[],
+): grpc.UntypedServiceImplementation {
+  const { registry, maxValueBytes } = serving;
+  return {
     Get: unary<GetRequest, GetResponse>(registry, async (group, request, signal) => {
       const { value, ttl } = await group.getEntry(request.key, { signal, local: request.local });
       return { value: value.unsafeBytes(), ttl_ms: ttl ?? 0 };
@@ -123,29 +143,22 @@ export function addCacheServices(
     }),
     Stats: (_call: unknown, callback: grpc.sendUnaryData<StatsResponse>) => {
       const groups = [...registry].map(groupStatsMessage);
-      callback(null, { node: options.self, members: [...members()].sort(), groups });
+      callback(null, { node: serving.self, members: [...members()].sort(), groups });
     },
-    GetStream: (call: grpc.ServerDuplexStream<GetBatch, GetResults>) => {
-      serveGetStream(call, serving);
-    },
-  });
-  serveStreams(server, serving, budget);
-  server.addService(GeeCacheClient.service, {
-    Get: unary<SeedRequest, SeedResponse>(registry, async (group, request, signal) => {
-      return { value: (await group.get(request.key, { signal })).unsafeBytes() };
-    }),
-  });
-  return {
-    endStreams() {
-      for (const end of streams) end();
-    },
-    get bufferedBytes() {
-      return budget.used;
-    },
-    get refusedMessages() {
-      return budget.refused;
+    GetStream: (call: grpc.ServerDuplexStream<ItemBatch, ResultBatch>) => {
+      serveItemStream(call, serving);
     },
   };
+}
+
+function maxValueBytesOf(options: CacheServiceOptions): number {
+  const maxValueBytes = options.maxValueBytes ?? 1 << 20;
+  if (!Number.isInteger(maxValueBytes) || maxValueBytes < 0 || maxValueBytes > MAX_VALUE_BYTES) {
+    throw new RangeError(
+      `Cannot add cache services: maxValueBytes must be an integer from 0 to ${MAX_VALUE_BYTES}: received ${maxValueBytes}`,
+    );
+  }
+  return maxValueBytes;
 }
 
 function bufferedBytesOf(options: CacheServiceOptions): number {
@@ -184,7 +197,7 @@ function unary<Req extends { group: string }, Res>(
       return;
     }
     group.recordServerRequest();
-    const { signal, clear } = callDeadline(call);
+    const { signal, clear } = callSignal(call);
     handle(group, call.request, signal).then(
       (response) => {
         clear();
@@ -202,7 +215,7 @@ function unary<Req extends { group: string }, Res>(
 // that carries the deadline on to any peer this call goes to. `clear` stops
 // its timer and listener once the call is answered: nodes take thousands of
 // calls a second with multi-second deadlines.
-function callDeadline(call: grpc.ServerUnaryCall<unknown, unknown>): Deadline {
+function callSignal(call: grpc.ServerUnaryCall<unknown, unknown>): Deadline {
   const controller = new AbortController();
   const onCancel = () => {
     controller.abort(new DOMException("The caller cancelled the call", "AbortError"));

@@ -10,7 +10,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Group } from "../group.ts";
 import { HashRing } from "../hash_ring.ts";
 import { GroupRegistry } from "../registry.ts";
-import { GrpcUpstream } from "../gateway/grpc_upstream.ts";
+import { GrpcUpstream } from "./grpc_upstream.ts";
 import { startNode } from "../node/node.ts";
 import { makeCerts } from "../_testing/certs.ts";
 import { freePort } from "../_testing/ports.ts";

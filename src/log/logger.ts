@@ -6,8 +6,9 @@
  * @module
  */
 
-/** Log levels, least to most severe. */
-export type LogLevel = "debug" | "info" | "warn" | "error";
+import type { LogFormat, LogLevel } from "../parse.ts";
+
+export { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../parse.ts";
 
 /** Where adapters send their log lines. */
 export interface Logger {
@@ -22,9 +23,6 @@ export interface Logger {
 }
 
 const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
-
-/** The names of the log levels, for flag validation. */
-export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
 /**
  * A logger that drops everything: the default of every adapter.
@@ -42,12 +40,6 @@ export const silentLogger: Logger = Object.freeze({
   warn() {},
   error() {},
 });
-
-/** How {@linkcode consoleLogger} writes a line: text for people, JSON for log pipelines. */
-export type LogFormat = "text" | "json";
-
-/** The names of the log formats, for flag validation. */
-export const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
 
 /**
  * A logger that writes one line per event to stderr, dropping events below

@@ -5,7 +5,7 @@
  */
 
 import type { GroupRegistry } from "../registry.ts";
-import { parseHostPort } from "./addr.ts";
+import { parseHostPort } from "../parse.ts";
 import { createNodeMetrics } from "./metrics.ts";
 import { serveHttp } from "../lifecycle/lifecycle.ts";
 

@@ -27,7 +27,7 @@
  * @module
  */
 
-export { type HostPort, parseHostPort } from "./addr.ts";
+export { type HostPort, parseHostPort } from "../parse.ts";
 export { type HttpHandle, type NodeStatus, serveNodeHttp } from "./http.ts";
 export { createNodeMetrics, type NodeMetrics, type NodeMetricsSource } from "./metrics.ts";
 export { type CacheNode, type NodeEtcdOptions, type NodeOptions, startNode } from "./node.ts";
@@ -48,5 +48,5 @@ export {
   loadGroupsModule,
   type OriginGroupsOptions,
 } from "./groups.ts";
-export { parseBytes, parseDuration } from "./units.ts";
+export { parseBytes, parseDuration } from "../parse.ts";
 export { formatBytes, formatSummary, listMembers } from "../log/summary.ts";

@@ -18,7 +18,7 @@ import type { EtcdTlsOptions } from "../etcd/client.ts";
 import type { EtcdDiscovery } from "../etcd/discovery.ts";
 import { EtcdRegistrar } from "../etcd/registrar.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
-import { parseHostPort } from "./addr.ts";
+import { parseHostPort } from "../parse.ts";
 import { serveNodeHttp } from "./http.ts";
 import type { CacheServices } from "../grpc/server.ts";
 import { CleanupStack, once, watchEtcdMembers } from "../lifecycle/lifecycle.ts";

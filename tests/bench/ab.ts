@@ -6,7 +6,7 @@
 // the machine's drift falls on both alike. Prints each round, the medians,
 // and after / before. Run: deno task bench:ab --base <rev> [options]
 import { parseArgs } from "node:util";
-import { parseDuration } from "../../src/node/units.ts";
+import { parseDuration } from "../../src/parse.ts";
 import { startEtcd } from "../../src/_testing/etcd.ts";
 import { GATEWAY_V8_FLAGS, NODE_V8_FLAGS, Process } from "../_cluster.ts";
 import { makeCerts } from "../../src/_testing/certs.ts";

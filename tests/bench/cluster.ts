@@ -5,7 +5,7 @@
 // 1 GiB memory run against one node. Run: deno task bench:cluster --help
 import { ENTRY_OVERHEAD } from "../../mod.ts";
 import { parseArgs } from "node:util";
-import { parseDuration } from "../../src/node/units.ts";
+import { parseDuration } from "../../src/parse.ts";
 import { startEtcd } from "../../src/_testing/etcd.ts";
 import {
   type NodeProcess,

@@ -1,5 +1,5 @@
 // The groups of a status report: each node's Stats summed per group name.
-import type { CacheStatsMessage, GroupStatsMessage, StatsResponse } from "../../grpc/_proto.ts";
+import type { CacheStatsMessage, GroupStatsMessage, StatsResponse } from "../../grpc/messages.ts";
 
 /** One cache of a group (main or hot), summed over the nodes. */
 export interface CacheStatus {

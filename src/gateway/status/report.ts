@@ -7,7 +7,7 @@
  */
 
 import type { HashRing } from "../../hash_ring.ts";
-import type { StatsResponse } from "../../grpc/_proto.ts";
+import type { StatsResponse } from "../../grpc/messages.ts";
 import type { UpstreamCallOptions, UpstreamValue } from "../upstream.ts";
 import { RequestSeries, type SeriesSummary, type Totals } from "./_series.ts";
 import { type GroupStatus, groupStatus } from "./_groups.ts";

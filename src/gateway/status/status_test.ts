@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { HashRing } from "../../hash_ring.ts";
 import { NotFoundError } from "../../errors.ts";
-import type { StatsResponse } from "../../grpc/_proto.ts";
+import type { StatsResponse } from "../../grpc/messages.ts";
 import { LATENCY_BUCKETS } from "../metrics.ts";
 import { quantileMs, RequestSeries, type Totals } from "./_series.ts";
 import { groupStatus } from "./_groups.ts";

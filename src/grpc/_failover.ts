@@ -1,13 +1,13 @@
 // What GrpcUpstream does when a member does not answer: hedged gets, writes
 // failed over to the key's next member, and the hints that member missed
 // (see docs/RELIABILITY.md for the rule they keep).
-import type { RingSnapshot } from "../grpc/ring_snapshot.ts";
-import { MemberHealth } from "../grpc/health.ts";
-import type { MemberProtocols } from "../grpc/protocols.ts";
+import type { RingSnapshot } from "./ring_snapshot.ts";
+import { MemberHealth } from "./health.ts";
+import type { MemberProtocols } from "./protocols.ts";
 import { hedgedCopy } from "./_hedge.ts";
 import { type Hint, Hints } from "./_hints.ts";
-import type { OwnerStream, Waiter } from "./_owner_stream.ts";
-import type { UpstreamValue } from "./upstream.ts";
+import type { MemberStream, PendingRequest } from "./_member_stream.ts";
+import type { UpstreamValue } from "../gateway/upstream.ts";
 
 /** What {@linkcode FailOver} needs of its upstream. */
 export interface FailOverOptions {
@@ -15,7 +15,7 @@ export interface FailOverOptions {
   ring(): RingSnapshot;
   protocols: MemberProtocols;
   /** Sends a request to exactly `member`. */
-  sendTo(member: string, waiter: Waiter): void;
+  sendTo(member: string, request: PendingRequest): void;
   /** Whether `member` answers a call within `timeoutMs` (any answer, a refusal included). */
   answers(member: string, timeoutMs: number): Promise<boolean>;
   /** The least wait before a get is hedged, in milliseconds. @default {50} */
@@ -63,18 +63,18 @@ export class FailOver {
   }
 
   /** Sends a get of a suspect owner's key to the next member, loaded there; false if none can. */
-  routeGet(waiter: Waiter, owner: string): boolean {
+  routeGet(request: PendingRequest, owner: string): boolean {
     if (!this.health.suspect(owner)) return false;
-    const next = this.nextMember(waiter.key, owner);
+    const next = this.nextMember(request.key, owner);
     if (next === undefined) return false;
-    this.#options.sendTo(next, { ...waiter, local: true, member: next });
+    this.#options.sendTo(next, { ...request, local: true, member: next });
     return true;
   }
 
   /** Fails a write over when its owner's connection failed or it is suspect; false if not. */
-  routeWrite(waiter: Waiter, owner: string): boolean {
+  routeWrite(request: PendingRequest, owner: string): boolean {
     const down = this.health.suspect(owner) || this.health.unreachable(owner);
-    return down && this.failOver(waiter, owner);
+    return down && this.failOver(request, owner);
   }
 
   /**
@@ -82,20 +82,20 @@ export class FailOver {
    * keeps it as a hint for `owner`, and makes `owner` suspect until it took
    * its hints. False when no other member can take it.
    */
-  failOver(waiter: Waiter, owner: string): boolean {
-    const next = this.nextMember(waiter.key, owner);
+  failOver(request: PendingRequest, owner: string): boolean {
+    const next = this.nextMember(request.key, owner);
     if (next === undefined) return false;
     this.health.suspectNow(owner);
-    const { resolve } = waiter;
+    const { resolve } = request;
     this.#options.sendTo(next, {
-      ...waiter,
+      ...request,
       local: true,
       member: next,
       retried: true,
       resolve: (value) => {
         // Suspect again if it was cleared while this write was on its way:
         // no get that starts after the answer reads the owner's older copy.
-        this.#hints.add(owner, waiter);
+        this.#hints.add(owner, request);
         this.health.suspectNow(owner);
         resolve({ ...value, failedOver: owner });
       },
@@ -125,7 +125,7 @@ export class FailOver {
    * the next member too, once the member does not answer a ping either (a
    * live member slow with a load is waited for: one load per key).
    */
-  hedgeStalled(streams: Iterable<OwnerStream>, now: number): void {
+  hedgeStalled(streams: Iterable<MemberStream>, now: number): void {
     const { health } = this;
     for (const stream of streams) {
       const member = stream.member;
@@ -159,12 +159,12 @@ export class FailOver {
     this.health.close();
   }
 
-  #hedge(streams: Iterable<OwnerStream>, member: string, before: number): void {
+  #hedge(streams: Iterable<MemberStream>, member: string, before: number): void {
     for (const stream of streams) {
       if (stream.member !== member) continue;
-      for (const waiter of stream.stalled(before)) {
-        const next = this.nextMember(waiter.key, member);
-        if (next !== undefined) this.#options.sendTo(next, hedgedCopy(waiter, next));
+      for (const request of stream.stalled(before)) {
+        const next = this.nextMember(request.key, member);
+        if (next !== undefined) this.#options.sendTo(next, hedgedCopy(request, next));
       }
     }
   }

@@ -1,4 +1,6 @@
-// One long-lived GetStream to one owner node, carrying batches of gets.
+// One long-lived GetStream to one member, carrying batches of gets, sets and
+// removes: the key's owner, the next member while the owner is down, or one
+// member named outright (drops after a write, hedged gets).
 //
 // A stream message costs a fraction of a unary call on both sides, so the
 // gateway gathers the keys that arrive for one owner in one event-loop turn
@@ -7,16 +9,16 @@
 // with streams).
 import * as grpc from "@grpc/grpc-js";
 import { PeerError } from "../errors.ts";
-import { Table } from "../_table.ts";
-import { ATTEMPT_METADATA_KEY, HASH_METADATA_KEY, MEMBER_METADATA_KEY } from "../grpc/balancer.ts";
-import { NODE_METADATA_KEY } from "../grpc/_get_stream.ts";
-import { errorFromStatus } from "../grpc/status.ts";
-import type { GetBatch, GetItem, GetResults } from "../grpc/_proto.ts";
-import type { UpstreamValue } from "./upstream.ts";
+import { Table } from "../table.ts";
+import { ATTEMPT_METADATA_KEY, HASH_METADATA_KEY, MEMBER_METADATA_KEY } from "./balancer.ts";
+import { NODE_METADATA_KEY } from "./_item_stream.ts";
+import { errorFromStatus } from "./status.ts";
+import type { Item, ItemBatch, ResultBatch } from "./messages.ts";
+import type { UpstreamValue } from "../gateway/upstream.ts";
 
 /** A get (or a set or remove) waiting for its result. */
-export interface Waiter {
-  /** The id of the stream item it travels in (set by OwnerStream.send). */
+export interface PendingRequest {
+  /** The id of the stream item it travels in (set by MemberStream.send). */
   id: number;
   group: string;
   key: string;
@@ -25,7 +27,7 @@ export interface Waiter {
   /** SET: the value and its time to live in milliseconds. */
   value?: Uint8Array;
   ttl?: number;
-  /** Only on the node it reaches (see GetItem.local). */
+  /** Only on the node it reaches (see Item.local). */
   local?: boolean;
   /** When the gateway gives up on it (ms since the epoch). */
   deadline: number;
@@ -53,29 +55,30 @@ const MAX_QUEUED = 10_000;
 /** Bytes of PUT values queued for a node that does not read: likewise. */
 const MAX_QUEUED_BYTES = 64 << 20;
 
-type DuplexMethod = (metadata: grpc.Metadata) => grpc.ClientDuplexStream<GetBatch, GetResults>;
+type DuplexMethod = (metadata: grpc.Metadata) => grpc.ClientDuplexStream<ItemBatch, ResultBatch>;
 
 /** What a stream tells its owner (the upstream). */
 export interface StreamEvents {
-  /** Called once when the stream is over, with the waiters it never answered. */
-  closed(stream: OwnerStream, unanswered: Waiter[], error: unknown): void;
+  /** Called once when the stream is over, with the requests it never answered. */
+  closed(stream: MemberStream, unanswered: PendingRequest[], error: unknown): void;
   /** Called when the node named itself: it speaks mccache's protocol. */
-  named?(stream: OwnerStream): void;
+  named?(stream: MemberStream): void;
   /** Called for each message of results, with how long its oldest result took since it was queued. */
-  answered?(stream: OwnerStream, ms: number): void;
+  answered?(stream: MemberStream, ms: number): void;
 }
 
-export class OwnerStream {
+/** A GetStream to one member and the requests pending on it. */
+export class MemberStream {
   readonly openedAt = Date.now();
   /** The node that serves this stream, once it said (initial metadata). */
   node = "";
   /** Whether it is on GrpcUpstream's list for the next flush. */
   listed = false;
-  #call: grpc.ClientDuplexStream<GetBatch, GetResults>;
-  #queue: GetItem[] = [];
+  #call: grpc.ClientDuplexStream<ItemBatch, ResultBatch>;
+  #queue: Item[] = [];
   #queuedBytes = 0;
-  // Not a Map: see _table.ts.
-  #inflight = new Table<number, Waiter>();
+  // Not a Map: see table.ts.
+  #inflight = new Table<number, PendingRequest>();
   #blocked = false;
   #closed = false;
   #retiring = false;
@@ -106,7 +109,7 @@ export class OwnerStream {
       this.node = String(md.get(NODE_METADATA_KEY)[0] ?? "");
       if (this.node !== "") events.named?.(this);
     });
-    this.#call.on("data", (results: GetResults) => this.#answer(results));
+    this.#call.on("data", (results: ResultBatch) => this.#answer(results));
     this.#call.on("error", (error: grpc.ServiceError) => this.#close(error));
     this.#call.on("end", () => this.#close(undefined));
   }
@@ -127,23 +130,23 @@ export class OwnerStream {
   }
 
   /** Queues a get (or write); it goes out with the next flush. */
-  send(id: number, waiter: Waiter): void {
+  send(id: number, request: PendingRequest): void {
     // A node that stopped reading gets no more than MAX_QUEUED items, and
     // MAX_QUEUED_BYTES of values, queued.
-    const bytes = waiter.value?.length ?? 0;
+    const bytes = request.value?.length ?? 0;
     const full = this.#queue.length >= MAX_QUEUED || this.#queuedBytes + bytes > MAX_QUEUED_BYTES;
     if (this.#blocked && full) {
-      waiter.reject(new PeerError(`${this.answerer}: not reading its stream`));
+      request.reject(new PeerError(`${this.answerer}: not reading its stream`));
       return;
     }
     this.#queuedBytes += bytes;
-    waiter.id = id;
-    this.#inflight.set(id, waiter);
+    request.id = id;
+    this.#inflight.set(id, request);
     // The node gives up on the load when the gateway gives up on the get.
     const now = Date.now();
-    waiter.sentAt = now;
-    const timeout_ms = Math.max(1, Math.ceil(waiter.deadline - now));
-    const { group, key, op, value, ttl, local } = waiter;
+    request.sentAt = now;
+    const timeout_ms = Math.max(1, Math.ceil(request.deadline - now));
+    const { group, key, op, value, ttl, local } = request;
     this.#queue.push(
       op
         ? { id, group, key, timeout_ms, op, value, ttl_ms: ttl, local }
@@ -179,10 +182,10 @@ export class OwnerStream {
   /** Rejects the gets whose deadline has passed, and unqueues them. */
   expire(now: number): void {
     let expired = false;
-    for (const waiter of this.#inflight.values()) {
-      if (waiter.deadline > now) continue;
-      this.#inflight.delete(waiter.id);
-      waiter.reject(new DOMException("Deadline passed", "TimeoutError"));
+    for (const request of this.#inflight.values()) {
+      if (request.deadline > now) continue;
+      this.#inflight.delete(request.id);
+      request.reject(new DOMException("Deadline passed", "TimeoutError"));
       expired = true;
     }
     if (expired && this.#queue.length > 0) {
@@ -192,11 +195,11 @@ export class OwnerStream {
   }
 
   /** The gets in flight since before `before` (ms since the epoch) that were not hedged yet. */
-  stalled(before: number): Waiter[] {
-    const stalled: Waiter[] = [];
-    for (const waiter of this.#inflight.values()) {
-      if (!waiter.op && !waiter.hedged && (waiter.sentAt ?? Infinity) < before) {
-        stalled.push(waiter);
+  stalled(before: number): PendingRequest[] {
+    const stalled: PendingRequest[] = [];
+    for (const request of this.#inflight.values()) {
+      if (!request.op && !request.hedged && (request.sentAt ?? Infinity) < before) {
+        stalled.push(request);
       }
     }
     return stalled;
@@ -214,7 +217,7 @@ export class OwnerStream {
     return this.node || this.member || this.owner;
   }
 
-  #takeBatch(): GetItem[] {
+  #takeBatch(): Item[] {
     let bytes = 0;
     let count = 0;
     for (const item of this.#queue) {
@@ -226,16 +229,16 @@ export class OwnerStream {
     return this.#queue.splice(0, count);
   }
 
-  #answer({ results }: GetResults): void {
+  #answer({ results }: ResultBatch): void {
     let oldest = Infinity;
     for (const result of results) {
-      const waiter = this.#inflight.get(result.id);
-      if (waiter === undefined) continue; // expired meanwhile
+      const request = this.#inflight.get(result.id);
+      if (request === undefined) continue; // expired meanwhile
       this.#inflight.delete(result.id);
-      if (waiter.sentAt! < oldest) oldest = waiter.sentAt!;
+      if (request.sentAt! < oldest) oldest = request.sentAt!;
       if (result.code === 0) {
-        waiter.resolve({
-          // Decoded as a fresh copy (see decodeGetResults): no need for another.
+        request.resolve({
+          // Decoded as a fresh copy (see decodeResultBatch): no need for another.
           value: result.value as Uint8Array<ArrayBuffer>,
           ttl: result.ttl_ms > 0 ? result.ttl_ms : undefined,
           node: this.node,
@@ -243,7 +246,7 @@ export class OwnerStream {
         });
       } else {
         const name = result.error_name || undefined;
-        waiter.reject(errorFromStatus(result.code, result.error, name, this.answerer));
+        request.reject(errorFromStatus(result.code, result.error, name, this.answerer));
       }
     }
     if (oldest !== Infinity) this.#events.answered?.(this, Date.now() - oldest);

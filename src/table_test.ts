@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Table } from "./_table.ts";
+import { Table } from "./table.ts";
 
 Deno.test("Table keeps, replaces and deletes entries by key, __proto__ and numbers included", () => {
   const table = new Table<string, number>();
@@ -34,7 +34,7 @@ Deno.test("Table keeps, replaces and deletes entries by key, __proto__ and numbe
 // (strings) for these 2,000,000 entries; the Table: 1-2.
 async function fullGcsAfterOne(keyExpression: string): Promise<number> {
   const script = `
-    import { Table } from "${new URL("./_table.ts", import.meta.url).href}";
+    import { Table } from "${new URL("./table.ts", import.meta.url).href}";
     const table = new Table();
     let id = 0;
     const churn = (n) => {

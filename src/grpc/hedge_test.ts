@@ -1,24 +1,24 @@
 import assert from "node:assert/strict";
 import { NotFoundError, PeerError } from "../errors.ts";
-import { MemberProtocols } from "../grpc/protocols.ts";
-import { RingSnapshot } from "../grpc/ring_snapshot.ts";
+import { MemberProtocols } from "./protocols.ts";
+import { RingSnapshot } from "./ring_snapshot.ts";
 import { FailOver } from "./_failover.ts";
 import { hedgedCopy } from "./_hedge.ts";
 import { Hints } from "./_hints.ts";
-import type { Waiter } from "./_owner_stream.ts";
-import type { UpstreamValue } from "./upstream.ts";
+import type { PendingRequest } from "./_member_stream.ts";
+import type { UpstreamValue } from "../gateway/upstream.ts";
 
-function waiter(): { waiter: Waiter; settled: Promise<UpstreamValue> } {
+function request(): { request: PendingRequest; settled: Promise<UpstreamValue> } {
   const { promise, resolve, reject } = Promise.withResolvers<UpstreamValue>();
   const w = { id: 7, group: "g", key: "k", deadline: 0, retried: false, redirects: 0 };
-  return { waiter: { ...w, resolve, reject }, settled: promise };
+  return { request: { ...w, resolve, reject }, settled: promise };
 }
 
 const VALUE = { value: new Uint8Array([1]), ttl: undefined, node: "b" };
 
 Deno.test("hedgedCopy settles with the first value, whichever of the two brings it", async (t) => {
   await t.step("the copy answers first", async () => {
-    const { waiter: original, settled } = waiter();
+    const { request: original, settled } = request();
     const copy = hedgedCopy(original, "b");
     assert.deepEqual([copy.local, copy.member, original.hedged, original.retried], [
       true,
@@ -31,7 +31,7 @@ Deno.test("hedgedCopy settles with the first value, whichever of the two brings 
     assert.equal(await settled, VALUE);
   });
   await t.step("the original fails first, then the copy answers", async () => {
-    const { waiter: original, settled } = waiter();
+    const { request: original, settled } = request();
     const copy = hedgedCopy(original, "b");
     original.reject(new PeerError("a: the stream ended"));
     copy.resolve(VALUE);
@@ -41,14 +41,14 @@ Deno.test("hedgedCopy settles with the first value, whichever of the two brings 
 
 Deno.test("hedgedCopy fails with the last error, or at once with a not-found (an answer)", async (t) => {
   await t.step("both fail", async () => {
-    const { waiter: original, settled } = waiter();
+    const { request: original, settled } = request();
     const copy = hedgedCopy(original, "b");
     original.reject(new PeerError("first"));
     copy.reject(new PeerError("last"));
     await assert.rejects(settled, /last/);
   });
   await t.step("not found", async () => {
-    const { waiter: original, settled } = waiter();
+    const { request: original, settled } = request();
     hedgedCopy(original, "b").reject(new NotFoundError("no k"));
     await assert.rejects(settled, NotFoundError);
   });

@@ -12,7 +12,7 @@
 // memory reducer runs full GCs when a process is idle) is enough to enter it
 // (the cost: docs/PERFORMANCE.md). An object's dictionary keeps no pointer to
 // the next one.
-// Private to the core and the gateway; _table_test.ts counts the GCs.
+// Internal to mccache (the core and the gRPC client use it); table_test.ts counts the GCs.
 
 /** A Map-like table; values must not be `undefined`. */
 export class Table<K extends string | number, V> {

@@ -1,10 +1,10 @@
 // Hinted handoff: the writes a member missed while it did not answer, kept
 // by the gateway that failed them over and replayed to the member before
 // its keys are read from it again (see docs/RELIABILITY.md).
-import type { Waiter } from "./_owner_stream.ts";
+import type { PendingRequest } from "./_member_stream.ts";
 
 /** A write a member missed: the newest one per key. */
-export type Hint = Pick<Waiter, "group" | "key" | "op" | "value" | "ttl">;
+export type Hint = Pick<PendingRequest, "group" | "key" | "op" | "value" | "ttl">;
 
 /** Hints kept per member; past it the oldest go (that key may then be stale there). */
 const MAX_HINTS = 10_000;

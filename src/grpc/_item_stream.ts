@@ -5,8 +5,14 @@ import { errorStatus, TooLargeError, UnknownGroupError } from "../errors.ts";
 import type { GetOptions, Group } from "../group.ts";
 import type { GroupRegistry } from "../registry.ts";
 import { type Deadline, deadline } from "./deadline.ts";
-import { MAX_VALUE_BYTES } from "./_limits.ts";
-import { type GetBatch, type GetItem, type GetResult, type GetResults, ItemOp } from "./_proto.ts";
+import { MAX_VALUE_BYTES } from "../limits.ts";
+import {
+  type Item,
+  type ItemBatch,
+  ItemOp,
+  type ItemResult,
+  type ResultBatch,
+} from "./messages.ts";
 
 /** Initial metadata key in which a node names itself on a GetStream. */
 export const NODE_METADATA_KEY = "mccache-node";
@@ -39,7 +45,7 @@ function itemOptions(timeoutMs: number, local = false): { options: GetOptions; d
 /** Where a GetStream's replies go: a grpc-js call, or an HTTP/2 stream served directly. */
 export interface ReplySink {
   /** Sends one reply; false once the caller's buffer is full. */
-  write(results: GetResult[]): boolean;
+  write(results: ItemResult[]): boolean;
   /** Stops reading batches until the caller has read what was sent, then calls `resume`. */
   pauseUntilDrained(resume: () => void): void;
   /** Ends the stream with status OK. */
@@ -60,9 +66,9 @@ export interface StreamServing {
 }
 
 /** One GetStream's gets, from the batches read to the replies written. */
-export interface GetStreamSession {
+export interface ItemStreamSession {
   /** Answers a batch: its cache hits at once, the rest as they are ready. */
-  receive(batch: GetBatch): void;
+  receive(batch: ItemBatch): void;
   /** The caller sends no more: end the stream once its gets are answered. */
   end(): void;
   /** The caller went away: nothing to answer. */
@@ -76,77 +82,107 @@ export interface GetStreamSession {
  * gathered per event-loop turn. `streams` holds a function per open stream
  * that ends it once its gets are answered.
  */
-export function openGetStream(serving: StreamServing, sink: ReplySink): GetStreamSession {
-  const { registry, streams, maxValueBytes } = serving;
-  let ready: GetResult[] = [];
-  let scheduled = false;
-  let paused = false;
-  let pending = 0;
-  let ended = false;
-  const resume = () => paused = false;
-  const flush = () => {
-    scheduled = false;
-    for (const results of replies(ready)) {
+export function openItemStream(serving: StreamServing, sink: ReplySink): ItemStreamSession {
+  return new Session(serving, sink);
+}
+
+/** One stream's items in flight, and the results waiting for the end of the turn. */
+class Session implements ItemStreamSession {
+  #serving: StreamServing;
+  #sink: ReplySink;
+  #ready: ItemResult[] = [];
+  #scheduled = false;
+  #paused = false;
+  #pending = 0;
+  #ended = false;
+
+  constructor(serving: StreamServing, sink: ReplySink) {
+    this.#serving = serving;
+    this.#sink = sink;
+    serving.streams.add(this.end);
+  }
+
+  // Fields, not methods: handed to stream events as they are.
+  receive = (batch: ItemBatch): void => {
+    let answered = 0;
+    for (const item of batch.items) if (this.#answerAtOnce(item)) answered++;
+    // A batch of hits goes back now, not a turn later.
+    if (answered > 0 && !this.#scheduled) this.#flush();
+  };
+
+  end = (): void => {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#serving.streams.delete(this.end);
+    if (this.#pending === 0 && !this.#scheduled) this.#sink.end();
+  };
+
+  leave = (): void => {
+    this.#serving.streams.delete(this.end);
+  };
+
+  // Answers an item of an unknown group, or a cache hit, at once (true);
+  // starts the load of any other.
+  #answerAtOnce(item: Item): boolean {
+    const group = this.#serving.registry.get(item.group);
+    if (group === undefined) {
+      this.#ready.push(errorResult(item.id, new UnknownGroupError(item.group)));
+      return true;
+    }
+    group.recordServerRequest();
+    // Cache hits, the common case, skip the promises, timers and the turn
+    // that a load needs: that path cost a node ~20% more CPU per request.
+    const hit = item.op ? undefined : group.cachedEntry(item.key);
+    if (hit !== undefined) {
+      this.#ready.push(valueResult(item.id, hit.value.unsafeBytes(), hit.ttl));
+      return true;
+    }
+    this.#load(group, item);
+    return false;
+  }
+
+  #load(group: Group, item: Item): void {
+    this.#pending++;
+    const options = itemOptions(item.timeout_ms, item.local);
+    serveItem(group, item, options.options, this.#serving.maxValueBytes).then(
+      (result) => {
+        options.done();
+        this.#done(result);
+      },
+      (error) => {
+        options.done();
+        this.#done(errorResult(item.id, error));
+      },
+    );
+  }
+
+  #done(result: ItemResult): void {
+    this.#pending--;
+    this.#ready.push(result);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  // A field, not a method: handed to setImmediate.
+  #flush = (): void => {
+    this.#scheduled = false;
+    for (const results of replies(this.#ready)) {
       // A caller that does not read its results stops getting new ones read
       // (one drain listener however many writes filled the buffer).
-      if (!sink.closed && !sink.write(results) && !paused) {
-        paused = true;
-        sink.pauseUntilDrained(resume);
+      if (!this.#sink.closed && !this.#sink.write(results) && !this.#paused) {
+        this.#paused = true;
+        this.#sink.pauseUntilDrained(this.#resume);
       }
     }
-    ready = [];
-    if (ended && pending === 0) sink.end();
+    this.#ready = [];
+    if (this.#ended && this.#pending === 0) this.#sink.end();
   };
-  const done = (result: GetResult) => {
-    pending--;
-    ready.push(result);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
+
+  #resume = (): void => {
+    this.#paused = false;
   };
-  const receive = (batch: GetBatch) => {
-    let answered = 0;
-    for (const item of batch.items) {
-      const group = registry.get(item.group);
-      if (group === undefined) {
-        ready.push(errorResult(item.id, new UnknownGroupError(item.group)));
-        answered++;
-        continue;
-      }
-      group.recordServerRequest();
-      // Cache hits, the common case, skip the promises, timers and the turn
-      // that a load needs: that path cost a node ~20% more CPU per request.
-      const hit = item.op ? undefined : group.cachedEntry(item.key);
-      if (hit !== undefined) {
-        ready.push(valueResult(item.id, hit.value.unsafeBytes(), hit.ttl));
-        answered++;
-        continue;
-      }
-      pending++;
-      const options = itemOptions(item.timeout_ms, item.local);
-      serveItem(group, item, options.options, maxValueBytes).then(
-        (result) => {
-          options.done();
-          done(result);
-        },
-        (error) => {
-          options.done();
-          done(errorResult(item.id, error));
-        },
-      );
-    }
-    // A batch of hits goes back now, not a turn later.
-    if (answered > 0 && !scheduled) flush();
-  };
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    streams.delete(end);
-    if (pending === 0 && !scheduled) sink.end();
-  };
-  streams.add(end);
-  return { receive, end, leave: () => streams.delete(end) };
 }
 
 /**
@@ -154,14 +190,14 @@ export function openGetStream(serving: StreamServing, sink: ReplySink): GetStrea
  * leaves to it (see _direct_stream.ts), and every stream of a server with
  * interceptors or whose ports were bound before its services were added.
  */
-export function serveGetStream(
-  call: grpc.ServerDuplexStream<GetBatch, GetResults>,
+export function serveItemStream(
+  call: grpc.ServerDuplexStream<ItemBatch, ResultBatch>,
   serving: StreamServing,
 ): void {
   const metadata = new grpc.Metadata();
   metadata.set(NODE_METADATA_KEY, serving.self);
   call.sendMetadata(metadata);
-  const session = openGetStream(serving, {
+  const session = openItemStream(serving, {
     write: (results) => call.write({ results }),
     pauseUntilDrained(resume) {
       call.pause();
@@ -183,10 +219,10 @@ export function serveGetStream(
 
 function serveItem(
   group: Group,
-  item: GetItem,
+  item: Item,
   options: GetOptions,
   maxValueBytes: number,
-): Promise<GetResult> {
+): Promise<ItemResult> {
   const { id, key } = item;
   switch (item.op ?? ItemOp.GET) {
     case ItemOp.GET:
@@ -220,14 +256,14 @@ export function checkValueSize(bytes: number, limit: number): TooLargeError | un
   return new TooLargeError(`Value of ${bytes} bytes is over this node's limit of ${limit} bytes`);
 }
 
-function ok(id: number, ownerOnly: boolean): GetResult {
+function ok(id: number, ownerOnly: boolean): ItemResult {
   return { id, value: EMPTY, ttl_ms: 0, code: 0, error: "", error_name: "", owner_only: ownerOnly };
 }
 
 // Splits results into messages of at most MAX_REPLY_BYTES of values (one
 // bigger value travels alone): one huge message would fail the whole stream.
-function* replies(results: GetResult[]): Generator<GetResult[]> {
-  let message: GetResult[] = [];
+function* replies(results: ItemResult[]): Generator<ItemResult[]> {
+  let message: ItemResult[] = [];
   let bytes = 0;
   for (const result of results) {
     if (message.length > 0 && bytes + result.value.length > MAX_REPLY_BYTES) {
@@ -241,7 +277,7 @@ function* replies(results: GetResult[]): Generator<GetResult[]> {
   if (message.length > 0) yield message;
 }
 
-function valueResult(id: number, value: Uint8Array, ttl: number | undefined): GetResult {
+function valueResult(id: number, value: Uint8Array, ttl: number | undefined): ItemResult {
   if (value.length > MAX_VALUE_BYTES) {
     const error =
       `Value of ${value.length} bytes is over the ${MAX_VALUE_BYTES}-byte message limit`;
@@ -250,7 +286,7 @@ function valueResult(id: number, value: Uint8Array, ttl: number | undefined): Ge
   return { id, value, ttl_ms: ttl ?? 0, code: 0, error: "", error_name: "" };
 }
 
-function errorResult(id: number, error: unknown): GetResult {
+function errorResult(id: number, error: unknown): ItemResult {
   const name = (error as { name?: unknown } | null)?.name;
   return {
     id,

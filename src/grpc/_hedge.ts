@@ -1,17 +1,17 @@
 // Hedged gets: a get whose member has answered nothing for its budget is
 // sent to the next member as well, and the first good answer wins.
 import { NotFoundError } from "../errors.ts";
-import type { Waiter } from "./_owner_stream.ts";
-import type { UpstreamValue } from "./upstream.ts";
+import type { PendingRequest } from "./_member_stream.ts";
+import type { UpstreamValue } from "../gateway/upstream.ts";
 
 /**
- * Makes `waiter` and the copy this returns settle it once: with the first
+ * Makes `request` and the copy this returns settle it once: with the first
  * value either gets, or a not-found (an answer, not a failure), or else the
  * error of the one that fails last. The copy is loaded by `member` itself
  * (`local`), so a frozen owner is not asked again on its behalf.
  */
-export function hedgedCopy(waiter: Waiter, member: string): Waiter {
-  const { resolve, reject } = waiter;
+export function hedgedCopy(request: PendingRequest, member: string): PendingRequest {
+  const { resolve, reject } = request;
   let pending = 2;
   let settled = false;
   const win = (value: UpstreamValue) => {
@@ -25,12 +25,12 @@ export function hedgedCopy(waiter: Waiter, member: string): Waiter {
     settled = true;
     reject(error);
   };
-  waiter.resolve = win;
-  waiter.reject = lose;
-  waiter.hedged = true;
+  request.resolve = win;
+  request.reject = lose;
+  request.hedged = true;
   // Neither is sent again when its stream breaks: the other is in flight.
-  waiter.retried = true;
-  const { group, key, deadline } = waiter;
+  request.retried = true;
+  const { group, key, deadline } = request;
   return {
     id: 0,
     group,

@@ -1,10 +1,10 @@
-// OwnerStream against a fake call whose node stopped reading: write()
+// MemberStream against a fake call whose node stopped reading: write()
 // returns false, and 'drain' comes only when a test emits it.
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import type * as grpc from "@grpc/grpc-js";
 import { PeerError } from "../errors.ts";
-import { OwnerStream, type Waiter } from "./_owner_stream.ts";
+import { MemberStream, type PendingRequest } from "./_member_stream.ts";
 
 class StalledCall extends EventEmitter {
   writes = 0;
@@ -25,16 +25,16 @@ class StalledCall extends EventEmitter {
   }
 }
 
-function stalledStream(): { stream: OwnerStream; call: StalledCall } {
+function stalledStream(): { stream: MemberStream; call: StalledCall } {
   const call = new StalledCall();
   const client = { GetStream: () => call } as unknown as grpc.Client;
   const events = { closed: () => {} };
-  const stream = new OwnerStream(client, "127.0.0.1:1", { hash: 0, attempt: 0 }, events);
+  const stream = new MemberStream(client, "127.0.0.1:1", { hash: 0, attempt: 0 }, events);
   return { stream, call };
 }
 
-function waiter(value?: Uint8Array): Waiter & { error?: unknown } {
-  const w: Waiter & { error?: unknown } = {
+function request(value?: Uint8Array): PendingRequest & { error?: unknown } {
+  const w: PendingRequest & { error?: unknown } = {
     id: 0,
     group: "g",
     key: "k",
@@ -50,16 +50,16 @@ function waiter(value?: Uint8Array): Waiter & { error?: unknown } {
 
 Deno.test("A stream to a node that stops reading queues at most 64 MiB of values, then fails writes at once", () => {
   const { stream, call } = stalledStream();
-  stream.send(1, waiter());
+  stream.send(1, request());
   stream.flush(); // the write that finds the buffer full
   assert.equal(call.writes, 1);
   const mib = new Uint8Array(1 << 20);
-  const puts = Array.from({ length: 70 }, () => waiter(mib));
+  const puts = Array.from({ length: 70 }, () => request(mib));
   puts.forEach((put, i) => stream.send(i + 2, put));
   const refused = puts.filter((put) => put.error instanceof PeerError);
   assert.equal(refused.length, 70 - 64);
   // Small gets still queue (up to the item cap).
-  const get = waiter();
+  const get = request();
   stream.send(100, get);
   assert.equal(get.error, undefined);
   stream.flush();
@@ -68,10 +68,10 @@ Deno.test("A stream to a node that stops reading queues at most 64 MiB of values
 
 Deno.test("A stream retired while its node is not reading ends only after 'drain' has written the rest", () => {
   const { stream, call } = stalledStream();
-  stream.send(1, waiter());
+  stream.send(1, request());
   stream.flush(); // fills the buffer
-  stream.send(2, waiter());
-  stream.send(3, waiter());
+  stream.send(2, request());
+  stream.send(3, request());
   stream.retire();
   assert.equal(call.ended, false); // two gets still queued
   call.accepts = true;

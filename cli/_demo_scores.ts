@@ -10,7 +10,7 @@ const SCORES: Readonly<Record<string, string>> = Object.freeze({
 });
 
 /** Adds the group `scores` (the four entries above) to `registry`. */
-export function addSeedScores(registry: GroupRegistry, cacheBytes: number): Group {
+export function addDemoScores(registry: GroupRegistry, cacheBytes: number): Group {
   return new Group({
     name: "scores",
     maxBytes: cacheBytes,
