@@ -137,7 +137,7 @@ const QUEUE: PickResult = {
 // that refused mccache's protocol and the Go original's, and those that are
 // suspect. The ring is read at each pick: the process's current one.
 class RingPicker implements Picker {
-  readonly #rules: { mccache: PickRule; seed: PickRule };
+  readonly #rules: { mccache: PickRule; goOriginal: PickRule };
 
   constructor(
     readonly ring: CurrentRing,
@@ -145,7 +145,7 @@ class RingPicker implements Picker {
     readonly resolved: RingSnapshot,
     readonly ready: ReadonlyMap<string, Picker>,
     readonly connecting: ReadonlySet<string>,
-    refuse: { mccache: ReadonlySet<string>; seed: ReadonlySet<string> },
+    refuse: { mccache: ReadonlySet<string>; goOriginal: ReadonlySet<string> },
     suspect: ReadonlySet<string>,
   ) {
     // Built once per picker, not per call. Suspect members are skipped
@@ -157,7 +157,7 @@ class RingPicker implements Picker {
         : (member) => ready.has(member) && !refused.has(member),
       avoid,
     });
-    this.#rules = { mccache: rule(refuse.mccache), seed: rule(refuse.seed) };
+    this.#rules = { mccache: rule(refuse.mccache), goOriginal: rule(refuse.goOriginal) };
   }
 
   pick(args: PickArgs): PickResult {
@@ -172,14 +172,18 @@ class RingPicker implements Picker {
     const hash = readHash(args.metadata);
     if (hash === undefined) return drop(`${RING_POLICY}: missing ${HASH_METADATA_KEY} metadata`);
     const attempt = Number(args.metadata.get(ATTEMPT_METADATA_KEY)[0] ?? 0) || 0;
-    const seed = args.metadata.get(PROTOCOL_METADATA_KEY)[0] === "geecachepb";
+    const goOriginal = args.metadata.get(PROTOCOL_METADATA_KEY)[0] === "geecachepb";
     const snapshot = this.ring.snapshot;
-    const target = snapshot.pick(hash, attempt, seed ? this.#rules.seed : this.#rules.mccache);
+    const target = snapshot.pick(
+      hash,
+      attempt,
+      goOriginal ? this.#rules.goOriginal : this.#rules.mccache,
+    );
     if (target !== undefined) return this.ready.get(target)!.pick(args);
     // Every READY member refuses this protocol: one still connecting may
     // not, nor may one the resolver has not told of yet.
     if (this.connecting.size > 0 || snapshot !== this.resolved) return QUEUE;
-    return unavailable(`No connected member serves ${seed ? "geecachepb" : "mccache.v1"}`);
+    return unavailable(`No connected member serves ${goOriginal ? "geecachepb" : "mccache.v1"}`);
   }
 }
 
@@ -329,7 +333,7 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
     const ready = new Map<string, Picker>();
     const connecting = new Set<string>();
     const refuseMccache = new Set<string>();
-    const refuseSeed = new Set<string>();
+    const refuseGoOriginal = new Set<string>();
     const suspect = new Set<string>();
     const unreachable = new Set<string>();
     for (const [addr, { leaf }] of this.#children) {
@@ -338,7 +342,7 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
         ready.set(addr, leaf.getPicker());
         const protocol = this.#protocols?.of(addr);
         if (protocol === "geecachepb" || protocol === "none") refuseMccache.add(addr);
-        if (protocol === "none") refuseSeed.add(addr);
+        if (protocol === "none") refuseGoOriginal.add(addr);
         if (this.#health?.suspect(addr)) suspect.add(addr);
       } else if (state === State.CONNECTING || state === State.IDLE) connecting.add(addr);
       else if (state === State.TRANSIENT_FAILURE) unreachable.add(addr);
@@ -348,7 +352,7 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
     if (this.#children.size === 0) {
       this.#fail(`${RING_POLICY}: no cache nodes known`);
     } else if (ready.size > 0) {
-      const refuse = { mccache: refuseMccache, seed: refuseSeed };
+      const refuse = { mccache: refuseMccache, goOriginal: refuseGoOriginal };
       const picker = new RingPicker(
         this.#ring!,
         this.#resolved!,

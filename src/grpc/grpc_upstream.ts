@@ -19,12 +19,7 @@ import {
   refusedMethod,
   unsupportedWrite,
 } from "./protocols.ts";
-import {
-  ETCD_SCHEME,
-  type MemberSource,
-  registerResolvers,
-  STATIC_SCHEME,
-} from "./resolver.ts";
+import { ETCD_SCHEME, type MemberSource, registerResolvers, STATIC_SCHEME } from "./resolver.ts";
 import { CURRENT_RING_OPTION, CurrentRing, type RingSnapshot } from "./ring_snapshot.ts";
 import { brokenConnection, fromServiceError } from "./status.ts";
 import { clientCredentials, type TlsOptions } from "./tls.ts";
