@@ -6,7 +6,7 @@ import type { Etcd3 } from "etcd3";
 import { recordingLogger, startEtcd } from "../_testing/etcd.ts";
 import { TcpRelay } from "../_testing/relay.ts";
 import { waitFor } from "../_testing/wait.ts";
-import { createEtcdClient } from "./client.ts";
+import { openEtcd3 } from "./client.ts";
 import { EtcdDiscovery } from "./discovery.ts";
 import { EtcdRegistrar } from "./registrar.ts";
 
@@ -28,8 +28,8 @@ Deno.test({
   async fn() {
     await using etcd = await startEtcd();
     const endpoints = [etcd.endpoint];
-    const node = createEtcdClient({ endpoints });
-    const gateway = createEtcdClient({ endpoints });
+    const node = openEtcd3({ endpoints });
+    const gateway = openEtcd3({ endpoints });
     const registrar = new EtcdRegistrar(node, LIVE, { leaseTtl: 2 });
     const calls: (readonly string[])[] = [];
     const asked: string[] = [];
@@ -82,8 +82,8 @@ Deno.test({
   async fn() {
     await using etcd = await startEtcd();
     const relay = new TcpRelay(etcd.endpoint);
-    const node = createEtcdClient({ endpoints: [relay.endpoint] });
-    const admin = createEtcdClient({ endpoints: [etcd.endpoint] });
+    const node = openEtcd3({ endpoints: [relay.endpoint] });
+    const admin = openEtcd3({ endpoints: [etcd.endpoint] });
     const log = recordingLogger();
     const registrar = new EtcdRegistrar(node, LIVE, { leaseTtl: 5, logger: log });
     const keepaliveFailed = () => log.records.some((r) => /keepalive failed/.test(r.message));
@@ -116,8 +116,8 @@ Deno.test({
   async fn() {
     await using etcd = await startEtcd();
     const endpoints = [etcd.endpoint];
-    const node = createEtcdClient({ endpoints });
-    const gateway = createEtcdClient({ endpoints });
+    const node = openEtcd3({ endpoints });
+    const gateway = openEtcd3({ endpoints });
     const registrar = new EtcdRegistrar(node, LIVE, { leaseTtl: 1 });
     const calls: (readonly string[])[] = [];
     const discovery = new EtcdDiscovery(gateway, {

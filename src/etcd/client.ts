@@ -1,6 +1,7 @@
 /**
- * {@linkcode createEtcdClient}: an etcd3 client tuned to notice an etcd
- * outage fast and to recover within about a second of etcd's return.
+ * {@linkcode EtcdClient} ({@linkcode createEtcdClient}): an etcd client
+ * tuned to notice an etcd outage fast and to recover within about a second
+ * of etcd's return.
  *
  * @module
  */
@@ -57,26 +58,77 @@ const IP_HOST = /^(?:https?:\/\/)?(?:\[[0-9a-fA-F:.]+\]|\d{1,3}(?:\.\d{1,3}){3})
 const settings = new WeakMap<Etcd3, { endpoints: readonly string[]; callTimeout: number }>();
 
 /**
- * Creates an etcd3 client whose fault handling suits cluster membership.
+ * An etcd client for cluster membership: hand it to `EtcdRegistrar`
+ * and `EtcdDiscovery`, and close it once they are stopped. It is a
+ * handle: for etcd calls of your own, use an `etcd3` client (the registrar and
+ * the discovery take one too).
+ *
  * etcd3's defaults keep a failed host's circuit open for 5 s and back off
  * watch reconnects up to 30 s, and calls have no deadline, so a hung etcd
  * hangs them. Here every unary call gets a deadline `callTimeout` after it is
  * made and a timed-out call is not retried, so each ends within about
  * `callTimeout`; a fast failure (refused, reset) is retried twice, on other
  * endpoints if there are any. The circuit half-opens after 0.5 s, and watch and
- * connection retries back off from 0.1 s to at most 1 s. Close it with
- * `client.close()` once its registrars and discoveries are stopped.
+ * connection retries back off from 0.1 s to at most 1 s.
  *
  * @example Connect to a local etcd
- * ```ts ignore
- * import { createEtcdClient } from "@mccache/core/etcd";
+ * ```ts
+ * import { EtcdClient } from "@mccache/core/etcd";
  *
- * const client = createEtcdClient({ endpoints: ["127.0.0.1:2379"] });
- * await client.put("greeting").value("hello");
+ * const client = new EtcdClient({ endpoints: ["127.0.0.1:2379"] }); // connects on first use
  * client.close();
  * ```
  */
-export function createEtcdClient(options: EtcdClientOptions = {}): Etcd3 {
+export class EtcdClient {
+  #etcd: Etcd3;
+
+  /** Checks the options; the connection is made on first use. */
+  constructor(options: EtcdClientOptions = {}) {
+    this.#etcd = openEtcd3(options);
+    handles.set(this, this.#etcd);
+  }
+
+  /** Closes the connections to etcd. */
+  close(): void {
+    this.#etcd.close();
+  }
+}
+
+// The etcd3 client behind each handle, for the registrar and the discovery.
+const handles = new WeakMap<EtcdClient, Etcd3>();
+
+/**
+ * The etcd3 client a registrar or a discovery talks through: the one behind
+ * an {@linkcode EtcdClient}, or an `etcd3` client of the caller's own.
+ * Not re-exported.
+ */
+export function etcd3Of(client: EtcdClient | Etcd3): Etcd3 {
+  return client instanceof EtcdClient ? handles.get(client)! : client;
+}
+
+/**
+ * Creates an {@linkcode EtcdClient}: the same as `new EtcdClient(options)`.
+ *
+ * @example Register a node through it
+ * ```ts ignore
+ * import { createEtcdClient, EtcdRegistrar } from "@mccache/core/etcd";
+ *
+ * const client = createEtcdClient({ endpoints: ["127.0.0.1:2379"] });
+ * const registrar = new EtcdRegistrar(client, "127.0.0.1:8001");
+ * await registrar.start({ timeout: 3000 });
+ * await registrar.stop();
+ * client.close();
+ * ```
+ */
+export function createEtcdClient(options: EtcdClientOptions = {}): EtcdClient {
+  return new EtcdClient(options);
+}
+
+/**
+ * An etcd3 client with {@linkcode EtcdClient}'s fault handling, for the code
+ * of this package that calls etcd itself. Not re-exported.
+ */
+export function openEtcd3(options: EtcdClientOptions = {}): Etcd3 {
   const endpoints = [...(options.endpoints ?? DEFAULT_ENDPOINTS)];
   const callTimeout = options.callTimeout ?? 2000;
   const { username, password } = options;
@@ -180,15 +232,15 @@ function checkEndpoint(endpoint: string): void {
 
 /**
  * Names the etcd a client talks to, for error messages: `"etcd at
- * 127.0.0.1:2379"`, or `"etcd"` for a client that {@linkcode createEtcdClient}
+ * 127.0.0.1:2379"`, or `"etcd"` for a client that {@linkcode openEtcd3}
  * did not make. Shared by the registrar and the discovery; not re-exported.
  *
  * @example Name the target in an error
  * ```ts
  * import assert from "node:assert/strict";
- * import { createEtcdClient, describeEtcd } from "./client.ts";
+ * import { describeEtcd, openEtcd3 } from "./client.ts";
  *
- * const client = createEtcdClient({ endpoints: ["127.0.0.1:1"] });
+ * const client = openEtcd3({ endpoints: ["127.0.0.1:1"] });
  * assert.equal(describeEtcd(client), "etcd at 127.0.0.1:1");
  * client.close();
  * ```
@@ -200,14 +252,14 @@ export function describeEtcd(client: Etcd3): string {
 
 /**
  * The client's `callTimeout` in milliseconds (2000 for a client that
- * {@linkcode createEtcdClient} did not make), so that callers can bound a
+ * {@linkcode openEtcd3} did not make), so that callers can bound a
  * call by both it and their own deadline. Not re-exported.
  *
  * @example Bound a call by a caller's deadline
  * ```ts ignore
- * import { etcdDeadline, createEtcdClient } from "./client.ts";
+ * import { etcdDeadline, openEtcd3 } from "./client.ts";
  *
- * const client = createEtcdClient();
+ * const client = openEtcd3();
  * const deadline = Date.now() + 500;
  * await client.get("k").options({ deadline: etcdDeadline(client, deadline) });
  * ```

@@ -8,7 +8,7 @@
 import type { Etcd3, IKeyValue, Watcher } from "etcd3";
 import { parseRegistration, type Registration } from "./_registration.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
-import { describeEtcd, etcdDeadline } from "./client.ts";
+import { describeEtcd, etcd3Of, type EtcdClient, etcdDeadline } from "./client.ts";
 import { AbsenceGrace, type Reachability, tcpReachable } from "./_absence.ts";
 import { probeEtcd } from "./_probe.ts";
 import {
@@ -123,10 +123,10 @@ export class EtcdDiscovery {
   #probing: Promise<void> = Promise.resolve();
 
   /** Prepares the discovery; nothing happens before `start()`. */
-  constructor(client: Etcd3, options: EtcdDiscoveryOptions = {}) {
+  constructor(client: EtcdClient | Etcd3, options: EtcdDiscoveryOptions = {}) {
     const prefix = options.prefix ?? "mccache";
     checkPrefix("EtcdDiscovery", prefix);
-    this.#client = client;
+    this.#client = etcd3Of(client);
     this.#prefix = `${prefix}/`;
     this.#log = options.logger ?? silentLogger;
     this.#onChange = options.onChange;

@@ -3,7 +3,7 @@ import { recordingLogger, startEtcd } from "../_testing/etcd.ts";
 import { waitFor } from "../_testing/wait.ts";
 import { freePort } from "../_testing/ports.ts";
 import { TcpRelay } from "../_testing/relay.ts";
-import { createEtcdClient } from "./client.ts";
+import { openEtcd3 } from "./client.ts";
 import { EtcdDiscovery } from "./discovery.ts";
 import { EtcdRegistrar } from "./registrar.ts";
 
@@ -56,7 +56,7 @@ Deno.test({
   ...GRPC_LEAKS,
   async fn() {
     await using etcd = await startEtcd();
-    const client = createEtcdClient({ endpoints: [etcd.endpoint] });
+    const client = openEtcd3({ endpoints: [etcd.endpoint] });
     const log = recordingLogger();
     const discovery = new EtcdDiscovery(client, { logger: log });
     try {
@@ -86,7 +86,7 @@ Deno.test({
   ...GRPC_LEAKS,
   async fn() {
     await using etcd = await startEtcd();
-    const client = createEtcdClient({ endpoints: [etcd.endpoint] });
+    const client = openEtcd3({ endpoints: [etcd.endpoint] });
     const changes = changeLog();
     const log = recordingLogger();
     const discovery = new EtcdDiscovery(client, { logger: log, onChange: changes.onChange });
@@ -135,7 +135,7 @@ Deno.test({
   ...GRPC_LEAKS,
   async fn(t) {
     await using etcd = await startEtcd();
-    const client = createEtcdClient({ endpoints: [etcd.endpoint] });
+    const client = openEtcd3({ endpoints: [etcd.endpoint] });
     const goValue = (addr: string) => JSON.stringify({ Op: 0, Addr: addr, Metadata: null });
     const register = async (addr: string) => {
       const lease = client.lease(5);
@@ -207,9 +207,9 @@ Deno.test({
   ...GRPC_LEAKS,
   async fn() {
     await using etcd = await startEtcd();
-    const admin = createEtcdClient({ endpoints: [etcd.endpoint] });
+    const admin = openEtcd3({ endpoints: [etcd.endpoint] });
     const relay = new TcpRelay(etcd.endpoint);
-    const gateway = createEtcdClient({ endpoints: [relay.endpoint] });
+    const gateway = openEtcd3({ endpoints: [relay.endpoint] });
     const changes = changeLog();
     const log = recordingLogger();
     const asked: string[] = [];
@@ -272,7 +272,7 @@ Deno.test({
   ...GRPC_LEAKS,
   async fn() {
     const endpoint = `127.0.0.1:${freePort()}`;
-    const client = createEtcdClient({ endpoints: [endpoint] });
+    const client = openEtcd3({ endpoints: [endpoint] });
     const discovery = new EtcdDiscovery(client);
     try {
       const startedAt = performance.now();

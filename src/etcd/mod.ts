@@ -31,6 +31,11 @@
  * @module
  */
 
-export { createEtcdClient, type EtcdClientOptions, type EtcdTlsOptions } from "./client.ts";
+export {
+  createEtcdClient,
+  EtcdClient,
+  type EtcdClientOptions,
+  type EtcdTlsOptions,
+} from "./client.ts";
 export { EtcdDiscovery, type EtcdDiscoveryOptions, type Reachability } from "./discovery.ts";
 export { EtcdRegistrar, type EtcdRegistrarOptions } from "./registrar.ts";

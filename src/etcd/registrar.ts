@@ -7,7 +7,7 @@
 
 import { type Etcd3, EtcdLeaseInvalidError, type Lease } from "etcd3";
 import { type Logger, silentLogger } from "../log/logger.ts";
-import { describeEtcd, etcdDeadline } from "./client.ts";
+import { describeEtcd, etcd3Of, type EtcdClient, etcdDeadline } from "./client.ts";
 import {
   checkPrefix,
   checkTimeout,
@@ -91,7 +91,7 @@ export class EtcdRegistrar {
   #work: Promise<unknown> = Promise.resolve();
 
   /** Prepares the registration of `addr` (`"host:port"`); nothing happens before `start()`. */
-  constructor(client: Etcd3, addr: string, options: EtcdRegistrarOptions = {}) {
+  constructor(client: EtcdClient | Etcd3, addr: string, options: EtcdRegistrarOptions = {}) {
     const prefix = options.prefix ?? "mccache";
     const ttl = options.leaseTtl ?? 5;
     if (addr === "" || /[\s/]/.test(addr)) {
@@ -105,7 +105,7 @@ export class EtcdRegistrar {
         `Cannot create EtcdRegistrar: leaseTtl must be a positive integer: received ${ttl}`,
       );
     }
-    this.#client = client;
+    this.#client = etcd3Of(client);
     this.#key = `${prefix}/${addr}`;
     this.#value = JSON.stringify({ Addr: addr });
     this.#ttl = ttl;

@@ -4,7 +4,7 @@ import { enableEtcdAuth, recordingLogger, startEtcd } from "../_testing/etcd.ts"
 import { makeCerts } from "../_testing/certs.ts";
 import { waitFor } from "../_testing/wait.ts";
 import { freePort } from "../_testing/ports.ts";
-import { createEtcdClient } from "./client.ts";
+import { createEtcdClient, openEtcd3 } from "./client.ts";
 import { EtcdDiscovery } from "./discovery.ts";
 import { EtcdRegistrar } from "./registrar.ts";
 
@@ -21,11 +21,32 @@ async function keyAndLease(client: Etcd3, key: string): Promise<[string, string]
 }
 
 Deno.test({
-  name: "EtcdRegistrar.start writes the seed key and value under a lease of leaseTtl seconds",
+  name: "A registrar and a discovery work through the EtcdClient handle that users get",
   ...GRPC_LEAKS,
   async fn() {
     await using etcd = await startEtcd();
     const client = createEtcdClient({ endpoints: [etcd.endpoint] });
+    const registrar = new EtcdRegistrar(client, ADDR);
+    const discovery = new EtcdDiscovery(client);
+    try {
+      await registrar.start({ timeout: 3000 });
+      assert.deepEqual(await discovery.start({ timeout: 3000 }), [ADDR]);
+      await registrar.stop();
+      await waitFor(() => discovery.members.length === 0, "the discovery saw the node leave");
+    } finally {
+      await discovery.stop();
+      await registrar.stop();
+      client.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "EtcdRegistrar.start writes the seed key and value under a lease of leaseTtl seconds",
+  ...GRPC_LEAKS,
+  async fn() {
+    await using etcd = await startEtcd();
+    const client = openEtcd3({ endpoints: [etcd.endpoint] });
     try {
       const changes: boolean[] = [];
       const registrar = new EtcdRegistrar(client, ADDR, { onChange: (r) => changes.push(r) });
@@ -52,8 +73,8 @@ Deno.test({
   ...GRPC_LEAKS,
   async fn() {
     await using etcd = await startEtcd();
-    const node = createEtcdClient({ endpoints: [etcd.endpoint] });
-    const gateway = createEtcdClient({ endpoints: [etcd.endpoint] });
+    const node = openEtcd3({ endpoints: [etcd.endpoint] });
+    const gateway = openEtcd3({ endpoints: [etcd.endpoint] });
     let left: () => void;
     const leaving = new Promise<void>((resolve) => left = resolve);
     const discovery = new EtcdDiscovery(gateway, {
@@ -82,7 +103,7 @@ Deno.test({
   ...GRPC_LEAKS,
   async fn() {
     await using etcd = await startEtcd();
-    const client = createEtcdClient({ endpoints: [etcd.endpoint] });
+    const client = openEtcd3({ endpoints: [etcd.endpoint] });
     const log = recordingLogger();
     const changes: [boolean, number][] = [];
     const registrar = new EtcdRegistrar(client, ADDR, {
@@ -124,9 +145,9 @@ Deno.test({
   async fn() {
     await using etcd = await startEtcd();
     const endpoints = [etcd.endpoint];
-    const node = createEtcdClient({ endpoints });
-    const doomed = createEtcdClient({ endpoints });
-    const gateway = createEtcdClient({ endpoints });
+    const node = openEtcd3({ endpoints });
+    const doomed = openEtcd3({ endpoints });
+    const gateway = openEtcd3({ endpoints });
     const changes: [boolean, number][] = [];
     const registrar = new EtcdRegistrar(node, ADDR, {
       leaseTtl: 2,
@@ -213,7 +234,7 @@ Deno.test({
       await t.step(what, async () => {
         const server = await target();
         const endpoint = server.endpoint;
-        const client = createEtcdClient({ endpoints: [endpoint] });
+        const client = openEtcd3({ endpoints: [endpoint] });
         const registrar = new EtcdRegistrar(client, ADDR);
         try {
           const startedAt = performance.now();
@@ -258,7 +279,7 @@ Deno.test({
           }
           : undefined;
         const client = (username?: string, password?: string) =>
-          createEtcdClient({ endpoints, username, password, tls });
+          openEtcd3({ endpoints, username, password, tls });
 
         const good = client("root", "s3cret");
         const registrar = new EtcdRegistrar(good, "127.0.0.1:8001");

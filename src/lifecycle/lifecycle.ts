@@ -13,7 +13,7 @@
  */
 
 import type { Etcd3 } from "etcd3";
-import { createEtcdClient, type EtcdTlsOptions } from "../etcd/client.ts";
+import { type EtcdTlsOptions, openEtcd3 } from "../etcd/client.ts";
 import { EtcdDiscovery } from "../etcd/discovery.ts";
 import type { Logger } from "../log/logger.ts";
 
@@ -162,7 +162,7 @@ export async function watchEtcdMembers(
   stack: CleanupStack,
   options: WatchEtcdOptions,
 ): Promise<EtcdMembers> {
-  const client: Etcd3 = createEtcdClient({
+  const client: Etcd3 = openEtcd3({
     endpoints: options.endpoints,
     username: options.username,
     password: options.password,
