@@ -47,6 +47,10 @@ function checkCore(problems: string[]): number {
     }
     const code = codeOf(file);
     if (/\bDeno\./.test(code)) problems.push(`${where}: uses the Deno namespace`);
+    // Node's globals are absent in browsers (the bundle test would fail late).
+    if (/\b(?:process|Buffer)\.|\brequire\(/.test(code)) {
+      problems.push(`${where}: uses Node globals`);
+    }
     // The core never logs: adapters take a logger.
     if (/\bconsole\./.test(code)) problems.push(`${where}: logs to the console`);
   }
