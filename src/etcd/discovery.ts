@@ -11,6 +11,8 @@ import { type Logger, silentLogger } from "../log/logger.ts";
 import { describeEtcd, etcd3Of, type EtcdClient, etcdDeadline } from "./client.ts";
 import { AbsenceGrace, type Reachability, tcpReachable } from "./_absence.ts";
 import { probeEtcd } from "./_probe.ts";
+import { watchPrefix } from "./_prefix_watch.ts";
+import { logMemberChange, memberChange } from "./_member_change.ts";
 import {
   cancelWatcher,
   checkPrefix,
@@ -269,38 +271,28 @@ export class EtcdDiscovery {
     this.#watch(BigInt(response.header.revision) + 1n);
   }
 
+  // A replaced watcher's events are ignored: they could undo part of the read that replaced it.
   #watch(fromRevision: bigint): void {
-    // watcher(), not create(): the listeners must be on before it attaches,
-    // or events and a cancellation right after the creation could be lost
-    // (and an 'error' without a listener throws).
-    const watcher = this.#client.watch().prefix(this.#prefix)
-      .startRevision(String(fromRevision)).watcher();
-    this.#watcher = watcher;
     const current = (): boolean => watcher === this.#watcher;
-    let disconnected = false;
-    watcher.on("put", (kv) => current() && this.#put(kv));
-    watcher.on("delete", (kv) => current() && this.#delete(kv));
-    watcher.on("disconnected", (error) => {
-      if (!current()) return;
-      disconnected = true;
-      this.#lost(error);
-    });
-    watcher.on("connected", () => {
-      if (!current() || !disconnected) return;
+    const watcher = watchPrefix(this.#client, this.#prefix, fromRevision, {
+      put: (kv) => current() && this.#put(kv),
+      delete: (kv) => current() && this.#delete(kv),
+      lost: (error) => current() && this.#lost(error),
       // It resumes where it stopped, but that revision may be compacted by
       // now, and a fresh read is cheap: read again rather than trust it.
-      disconnected = false;
-      this.#scheduleResync();
+      reconnected: () => current() && this.#scheduleResync(),
+      cancelled: (error) => current() && this.#cancelled(error),
     });
-    watcher.on("error", (error) => {
-      if (!current()) return;
-      this.#log.warn("etcd cancelled the watch; reading the members again", {
-        reason: errorText(error),
-      });
-      // etcd3 has dropped it already; cancelling it would wait forever.
-      this.#watcher = undefined;
-      this.#scheduleResync();
+    this.#watcher = watcher;
+  }
+
+  #cancelled(error: unknown): void {
+    this.#log.warn("etcd cancelled the watch; reading the members again", {
+      reason: errorText(error),
     });
+    // etcd3 has dropped it already; cancelling it would wait forever.
+    this.#watcher = undefined;
+    this.#scheduleResync();
   }
 
   #scheduleResync(): void {
@@ -352,24 +344,13 @@ export class EtcdDiscovery {
   // key under the same lease changes nothing.
   #publish(): void {
     const ids = this.#idsToPublish();
-    const next = [...ids.keys()].sort();
-    const previous = this.#members;
-    const same = next.length === previous.length && next.every((addr, i) => addr === previous[i]);
-    const reregistered = next.filter((addr) =>
-      this.#ids.has(addr) && this.#ids.get(addr) !== ids.get(addr)
-    );
+    const change = memberChange(this.#members, this.#ids, ids);
     this.#ids = ids;
-    if (same && reregistered.length === 0) return;
-    if (!same) this.#members = Object.freeze(next);
+    if (change === undefined) return;
+    if (!change.sameSet) this.#members = Object.freeze(change.members);
     if (this.#state !== "running") return;
     this.#checkRing();
-    for (const addr of reregistered) this.#log.debug("Member registered again", { addr });
-    for (const addr of next.filter((a) => !previous.includes(a))) {
-      this.#log.info("Member joined", { addr });
-    }
-    for (const addr of previous.filter((a) => !next.includes(a))) {
-      this.#log.info("Member left", { addr });
-    }
+    logMemberChange(this.#log, change);
     try {
       this.#onChange?.(this.#members);
     } catch (error) {

@@ -83,19 +83,7 @@ export class GatewayMetrics {
     etcdConnected?: () => boolean;
   }) {
     const registers = [this.#registry];
-    const methods = this.#methods;
-    new Counter({
-      name: "mccache_gateway_requests_total",
-      help: "HTTP requests by method and status",
-      labelNames: ["method", "status"],
-      registers,
-      collect() {
-        this.reset();
-        for (const [method, stats] of methods) {
-          for (const [status, n] of stats.statuses) this.inc({ method, status }, n);
-        }
-      },
-    });
+    requestsCounter(registers, this.#methods);
     this.#upstreamErrors = new Counter({
       name: "mccache_gateway_upstream_errors_total",
       help: "Failed calls to cache nodes, by error",
@@ -112,30 +100,7 @@ export class GatewayMetrics {
       help: "Nodes that could not be told to drop their copy of a key after a write",
       registers,
     });
-    new Gauge({
-      name: "mccache_gateway_ring_members",
-      help: "Cache nodes the gateway routes over",
-      registers,
-      collect() {
-        this.set(source.members().length);
-      },
-    });
-    new Gauge({
-      name: "mccache_gateway_members",
-      help: "Cache nodes by the protocol they answer: mccache.v1, geecachepb (the Go " +
-        "original), none (refused both), or unknown (not heard from yet)",
-      labelNames: ["protocol"],
-      registers,
-      collect() {
-        this.reset();
-        for (const protocol of ["mccache.v1", "geecachepb", "none", "unknown"]) {
-          this.set({ protocol }, 0);
-        }
-        for (const member of source.members()) {
-          this.inc({ protocol: source.protocolOf?.(member) ?? "unknown" });
-        }
-      },
-    });
+    memberGauges(registers, source);
     if (source.etcdConnected) etcdConnectedGauge(this.#registry, source.etcdConnected);
     this.#hotGauges(registers);
     addProcessMetrics(this.#registry);
@@ -256,4 +221,56 @@ export class GatewayMetrics {
       });
     }
   }
+}
+
+// The request path only bumps MethodStats' plain numbers; they become
+// labelled counts here, at scrape time.
+function requestsCounter(registers: Registry[], methods: Map<string, MethodStats>): void {
+  new Counter({
+    name: "mccache_gateway_requests_total",
+    help: "HTTP requests by method and status",
+    labelNames: ["method", "status"],
+    registers,
+    collect() {
+      this.reset();
+      for (const [method, stats] of methods) {
+        for (const [status, n] of stats.statuses) this.inc({ method, status }, n);
+      }
+    },
+  });
+}
+
+function memberGauges(
+  registers: Registry[],
+  source: {
+    members: () => readonly string[];
+    protocolOf?: (member: string) => string | undefined;
+  },
+): void {
+  new Gauge({
+    name: "mccache_gateway_ring_members",
+    help: "Cache nodes the gateway routes over",
+    registers,
+    collect() {
+      this.set(source.members().length);
+    },
+  });
+  new Gauge({
+    name: "mccache_gateway_members",
+    help: "Cache nodes by the protocol they answer: mccache.v1, geecachepb (the Go " +
+      "original), none (refused both), or unknown (not heard from yet)",
+    labelNames: ["protocol"],
+    registers,
+    collect() {
+      this.reset();
+      // Every protocol has a series, at 0 when no member speaks it: a query
+      // on one then reads 0 rather than nothing.
+      for (const protocol of ["mccache.v1", "geecachepb", "none", "unknown"]) {
+        this.set({ protocol }, 0);
+      }
+      for (const member of source.members()) {
+        this.inc({ protocol: source.protocolOf?.(member) ?? "unknown" });
+      }
+    },
+  });
 }

@@ -62,49 +62,83 @@ export function meterStream(
   budget: BufferBudget,
   maxMessageBytes: number,
 ): void {
-  const header = new Uint8Array(FRAME_HEADER_BYTES);
-  let headerBytes = 0;
-  let remaining = 0;
-  let held = 0;
-  let refused = false;
-  const release = () => {
-    budget.give(held);
-    held = 0;
-  };
-  const start = (length: number): boolean => {
-    if (length > maxMessageBytes) return false;
-    if (!budget.take(length)) {
-      refused = true;
-      refuseStream(stream);
-      return false;
-    }
-    held = length;
-    remaining = length;
-    return true;
-  };
-  const onData = (chunk: Buffer) => {
+  const meter = new StreamMeter(stream, budget, maxMessageBytes);
+  stream.on("data", meter.onData);
+  stream.on("close", meter.release);
+}
+
+// One stream's meter: it follows the gRPC frames in the stream's DATA (a
+// 5-byte header with the message's length, then the message) and holds each
+// message's length in the budget until its last byte has gone by.
+class StreamMeter {
+  readonly #header = new Uint8Array(FRAME_HEADER_BYTES);
+  #headerBytes = 0;
+  // Bytes of the current message still to come.
+  #remaining = 0;
+  // Bytes of the budget this stream holds now.
+  #held = 0;
+  #refused = false;
+
+  constructor(
+    readonly stream: http2.ServerHttp2Stream,
+    readonly budget: BufferBudget,
+    readonly maxMessageBytes: number,
+  ) {}
+
+  // Arrow functions: they are the stream's listeners, and onData takes
+  // itself off the stream.
+  readonly onData = (chunk: Buffer): void => {
     let offset = 0;
-    while (!refused && offset < chunk.length) {
-      if (remaining > 0) {
-        const n = Math.min(remaining, chunk.length - offset);
-        remaining -= n;
-        offset += n;
-        if (remaining === 0) release();
+    while (!this.#refused && offset < chunk.length) {
+      if (this.#remaining > 0) {
+        offset += this.#passBody(chunk.length - offset);
         continue;
       }
-      const n = Math.min(FRAME_HEADER_BYTES - headerBytes, chunk.length - offset);
-      header.set(chunk.subarray(offset, offset + n), headerBytes);
-      headerBytes += n;
-      offset += n;
-      if (headerBytes < FRAME_HEADER_BYTES) return;
-      headerBytes = 0;
-      const length = new DataView(header.buffer).getUint32(1);
-      if (length > 0 && !start(length)) {
-        stream.off("data", onData);
+      offset += this.#readHeader(chunk, offset);
+      if (this.#headerBytes < FRAME_HEADER_BYTES) return;
+      this.#headerBytes = 0;
+      const length = new DataView(this.#header.buffer).getUint32(1);
+      if (length > 0 && !this.#start(length)) {
+        this.stream.off("data", this.onData);
         return;
       }
     }
   };
-  stream.on("data", onData);
-  stream.on("close", release);
+
+  readonly release = (): void => {
+    this.budget.give(this.#held);
+    this.#held = 0;
+  };
+
+  // Lets up to `available` bytes of the message go by; once its last has,
+  // grpc-js holds the whole message and the budget gets its bytes back.
+  #passBody(available: number): number {
+    const n = Math.min(this.#remaining, available);
+    this.#remaining -= n;
+    if (this.#remaining === 0) this.release();
+    return n;
+  }
+
+  // Copies what the chunk holds of a frame header, which may span chunks.
+  #readHeader(chunk: Buffer, offset: number): number {
+    const n = Math.min(FRAME_HEADER_BYTES - this.#headerBytes, chunk.length - offset);
+    this.#header.set(chunk.subarray(offset, offset + n), this.#headerBytes);
+    this.#headerBytes += n;
+    return n;
+  }
+
+  // Charges a message of `length` bytes; false stops metering the stream:
+  // the message is over maxMessageBytes (its reader refuses it), or does
+  // not fit and the stream is reset.
+  #start(length: number): boolean {
+    if (length > this.maxMessageBytes) return false;
+    if (!this.budget.take(length)) {
+      this.#refused = true;
+      refuseStream(this.stream);
+      return false;
+    }
+    this.#held = length;
+    this.#remaining = length;
+    return true;
+  }
 }

@@ -17,37 +17,31 @@
 import * as grpc from "@grpc/grpc-js";
 import type { HashRingOptions } from "../hash_ring.ts";
 import { HEALTH_OPTION, type MemberHealth } from "./health.ts";
-import { type MemberProtocols, PROTOCOL_METADATA_KEY, PROTOCOLS_OPTION } from "./protocols.ts";
-import {
-  CURRENT_RING_OPTION,
-  type CurrentRing,
-  type PickRule,
-  type RingSnapshot,
-} from "./ring_snapshot.ts";
+import { type MemberProtocols, PROTOCOLS_OPTION } from "./protocols.ts";
+import { CURRENT_RING_OPTION, type CurrentRing, type RingSnapshot } from "./ring_snapshot.ts";
+import { RING_POLICY, RingPicker } from "./_ring_picker.ts";
 
 const {
   LeafLoadBalancer,
   QueuePicker,
   UnavailablePicker,
-  PickResultType,
   createChildChannelControlHelper,
   registerLoadBalancerType,
   subchannelAddressToString,
 } = grpc.experimental;
 const State = grpc.connectivityState;
 
+export {
+  ATTEMPT_METADATA_KEY,
+  HASH_METADATA_KEY,
+  MEMBER_METADATA_KEY,
+  RING_POLICY,
+} from "./_ring_picker.ts";
+
 type Endpoint = grpc.experimental.Endpoint;
 type Picker = grpc.experimental.Picker;
-type PickArgs = grpc.experimental.PickArgs;
-type PickResult = grpc.experimental.PickResult;
 type Leaf = InstanceType<typeof LeafLoadBalancer>;
 
-/** The policy's name in a service config: `{ loadBalancingConfig: [{ mccache_ring: {} }] }`. */
-export const RING_POLICY = "mccache_ring";
-/** Call metadata: the key's ring position, `HashRing.hashKey(key)` as a decimal string. */
-export const HASH_METADATA_KEY = "mccache-key-hash";
-/** Call metadata: 1 on a retry, to skip the member that just failed. @default {absent = 0} */
-export const ATTEMPT_METADATA_KEY = "mccache-attempt";
 /**
  * Resolver attribute mapping each member to the epoch it (re)joined in. A
  * new epoch gives a member a new subchannel rather than one still waiting
@@ -89,107 +83,18 @@ export class RingConfig implements grpc.experimental.TypedLoadBalancingConfig {
   }
 }
 
-function readHash(metadata: grpc.Metadata): number | undefined {
-  const value = metadata.get(HASH_METADATA_KEY)[0];
-  if (typeof value !== "string" || !/^\d{1,10}$/.test(value)) return undefined;
-  const hash = Number(value);
-  return hash <= 0xffffffff ? hash : undefined;
-}
-
-/**
- * Call metadata: a member's address; the call goes to it (once connected),
- * and fails with UNAVAILABLE when it cannot connect (e.g. telling every node
- * to drop a key).
- */
-export const MEMBER_METADATA_KEY = "mccache-member";
-
-function unavailable(details: string): PickResult {
-  return {
-    pickResultType: PickResultType.TRANSIENT_FAILURE,
-    subchannel: null,
-    status: { code: grpc.status.UNAVAILABLE, details, metadata: new grpc.Metadata() },
-    onCallStarted: null,
-    onCallEnded: null,
-  };
-}
-
-function drop(details: string): PickResult {
-  // DROP fails the call even with waitForReady: a caller without a hash is a bug.
-  return {
-    pickResultType: PickResultType.DROP,
-    subchannel: null,
-    status: { code: grpc.status.INTERNAL, details, metadata: new grpc.Metadata() },
-    onCallStarted: null,
-    onCallEnded: null,
-  };
-}
-
-const QUEUE: PickResult = {
-  pickResultType: PickResultType.QUEUE,
-  subchannel: null,
-  status: null,
-  onCallStarted: null,
-  onCallEnded: null,
-};
-
-// The connection states are an immutable snapshot: the pickers of the
-// members that are READY, the members still connecting, the READY members
-// that refused mccache's protocol and the Go original's, and those that are
-// suspect. The ring is read at each pick: the process's current one.
-class RingPicker implements Picker {
-  readonly #rules: { mccache: PickRule; goOriginal: PickRule };
-
-  constructor(
-    readonly ring: CurrentRing,
-    // The snapshot whose members the balancer last heard of.
-    readonly resolved: RingSnapshot,
-    readonly ready: ReadonlyMap<string, Picker>,
-    readonly connecting: ReadonlySet<string>,
-    refuse: { mccache: ReadonlySet<string>; goOriginal: ReadonlySet<string> },
-    suspect: ReadonlySet<string>,
-  ) {
-    // Built once per picker, not per call. Suspect members are skipped
-    // while another can take the call.
-    const avoid = suspect.size === 0 ? undefined : (member: string) => suspect.has(member);
-    const rule = (refused: ReadonlySet<string>): PickRule => ({
-      accept: refused.size === 0
-        ? (member) => ready.has(member)
-        : (member) => ready.has(member) && !refused.has(member),
-      avoid,
-    });
-    this.#rules = { mccache: rule(refuse.mccache), goOriginal: rule(refuse.goOriginal) };
-  }
-
-  pick(args: PickArgs): PickResult {
-    const member = args.metadata.get(MEMBER_METADATA_KEY)[0];
-    if (typeof member === "string") {
-      const picker = this.ready.get(member);
-      if (picker) return picker.pick(args);
-      // A member that is connecting gets the call once it is up; one that
-      // failed to connect fails it at once.
-      return this.connecting.has(member) ? QUEUE : unavailable(`${member} is not connected`);
-    }
-    const hash = readHash(args.metadata);
-    if (hash === undefined) return drop(`${RING_POLICY}: missing ${HASH_METADATA_KEY} metadata`);
-    const attempt = Number(args.metadata.get(ATTEMPT_METADATA_KEY)[0] ?? 0) || 0;
-    const goOriginal = args.metadata.get(PROTOCOL_METADATA_KEY)[0] === "geecachepb";
-    const snapshot = this.ring.snapshot;
-    const target = snapshot.pick(
-      hash,
-      attempt,
-      goOriginal ? this.#rules.goOriginal : this.#rules.mccache,
-    );
-    if (target !== undefined) return this.ready.get(target)!.pick(args);
-    // Every READY member refuses this protocol: one still connecting may
-    // not, nor may one the resolver has not told of yet.
-    if (this.connecting.size > 0 || snapshot !== this.resolved) return QUEUE;
-    return unavailable(`No connected member serves ${goOriginal ? "geecachepb" : "mccache.v1"}`);
-  }
-}
-
 interface Child {
   epoch: number;
   leaf: Leaf;
+}
+
+// What the children's states are at one update: the makings of a picker.
+interface ChildStates {
+  ready: Map<string, Picker>;
+  connecting: Set<string>;
+  refuse: { mccache: Set<string>; goOriginal: Set<string> };
+  suspect: Set<string>;
+  unreachable: Set<string>;
 }
 
 /**
@@ -235,26 +140,10 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
     }
     this.#watchProtocols(options[PROTOCOLS_OPTION] as MemberProtocols | undefined);
     this.#watchHealth(options[HEALTH_OPTION] as MemberHealth | undefined);
-    const epochs = options[EPOCHS_ATTRIBUTE] as ReadonlyMap<string, number> | undefined;
-    const childOptions = { ...options };
-    delete childOptions[EPOCHS_ATTRIBUTE];
+    // Paused: the leaves destroyed and started here publish no picker of a
+    // half-built set; one #update() follows.
     this.#paused = true;
-    const next = new Map<string, Child>();
-    const started: Child[] = [];
-    for (const endpoint of endpoints.value) {
-      const addr = subchannelAddressToString(endpoint.addresses[0]);
-      const epoch = epochs?.get(addr) ?? 0;
-      const old = this.#children.get(addr);
-      if (old?.epoch === epoch) {
-        next.set(addr, old);
-      } else if (!next.has(addr)) {
-        const child = this.#child(addr, endpoint, epoch, childOptions, note);
-        next.set(addr, child);
-        started.push(child);
-      }
-    }
-    for (const [addr, child] of this.#children) if (next.get(addr) !== child) child.leaf.destroy();
-    this.#children = next;
+    const started = this.#replaceChildren(endpoints.value, options, note);
     this.#ring = ring;
     this.#resolved = ring.snapshot;
     for (const child of started) child.leaf.startConnecting();
@@ -330,29 +219,69 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
 
   #update(): void {
     if (this.#paused || this.#destroyed) return;
-    const ready = new Map<string, Picker>();
-    const connecting = new Set<string>();
-    const refuseMccache = new Set<string>();
-    const refuseGoOriginal = new Set<string>();
-    const suspect = new Set<string>();
-    const unreachable = new Set<string>();
+    const states = this.#childStates();
+    this.#health?.setUnreachable(states.unreachable);
+    this.#protocols?.setConnected(new Set(states.ready.keys()));
+    this.#publish(states);
+    // A leaf whose connection dropped goes IDLE and stays so: reconnect it.
+    // After publishing, so that the updates this causes are the latest.
+    this.exitIdle();
+  }
+
+  // Keeps the children of members whose epoch is unchanged, makes one for
+  // each new member or epoch (returned, not yet connecting), destroys the rest.
+  #replaceChildren(endpoints: Endpoint[], options: grpc.ChannelOptions, note: string): Child[] {
+    const epochs = options[EPOCHS_ATTRIBUTE] as ReadonlyMap<string, number> | undefined;
+    const childOptions = { ...options };
+    delete childOptions[EPOCHS_ATTRIBUTE];
+    const next = new Map<string, Child>();
+    const started: Child[] = [];
+    for (const endpoint of endpoints) {
+      const addr = subchannelAddressToString(endpoint.addresses[0]);
+      const epoch = epochs?.get(addr) ?? 0;
+      const old = this.#children.get(addr);
+      if (old?.epoch === epoch) {
+        next.set(addr, old);
+      } else if (!next.has(addr)) {
+        const child = this.#child(addr, endpoint, epoch, childOptions, note);
+        next.set(addr, child);
+        started.push(child);
+      }
+    }
+    for (const [addr, child] of this.#children) if (next.get(addr) !== child) child.leaf.destroy();
+    this.#children = next;
+    return started;
+  }
+
+  // The children's connection states now, with what is known of the READY
+  // members' protocols and health.
+  #childStates(): ChildStates {
+    const states: ChildStates = {
+      ready: new Map(),
+      connecting: new Set(),
+      refuse: { mccache: new Set(), goOriginal: new Set() },
+      suspect: new Set(),
+      unreachable: new Set(),
+    };
     for (const [addr, { leaf }] of this.#children) {
       const state = leaf.getConnectivityState();
       if (state === State.READY) {
-        ready.set(addr, leaf.getPicker());
+        states.ready.set(addr, leaf.getPicker());
         const protocol = this.#protocols?.of(addr);
-        if (protocol === "geecachepb" || protocol === "none") refuseMccache.add(addr);
-        if (protocol === "none") refuseGoOriginal.add(addr);
-        if (this.#health?.suspect(addr)) suspect.add(addr);
-      } else if (state === State.CONNECTING || state === State.IDLE) connecting.add(addr);
-      else if (state === State.TRANSIENT_FAILURE) unreachable.add(addr);
+        if (protocol === "geecachepb" || protocol === "none") states.refuse.mccache.add(addr);
+        if (protocol === "none") states.refuse.goOriginal.add(addr);
+        if (this.#health?.suspect(addr)) states.suspect.add(addr);
+      } else if (state === State.CONNECTING || state === State.IDLE) states.connecting.add(addr);
+      else if (state === State.TRANSIENT_FAILURE) states.unreachable.add(addr);
     }
-    this.#health?.setUnreachable(unreachable);
-    this.#protocols?.setConnected(new Set(ready.keys()));
+    return states;
+  }
+
+  // Tells the channel what calls can do now: pick by the ring, wait, or fail.
+  #publish({ ready, connecting, refuse, suspect }: ChildStates): void {
     if (this.#children.size === 0) {
       this.#fail(`${RING_POLICY}: no cache nodes known`);
     } else if (ready.size > 0) {
-      const refuse = { mccache: refuseMccache, goOriginal: refuseGoOriginal };
       const picker = new RingPicker(
         this.#ring!,
         this.#resolved!,
@@ -367,9 +296,6 @@ export class RingLoadBalancer implements grpc.experimental.LoadBalancer {
     } else {
       this.#fail(`${RING_POLICY}: no cache node reachable; last error ${this.#lastError}`);
     }
-    // A leaf whose connection dropped goes IDLE and stays so: reconnect it.
-    // After publishing, so that the updates this causes are the latest.
-    this.exitIdle();
   }
 
   #fail(details: string): void {

@@ -115,15 +115,11 @@ export class GrpcUpstream implements Upstream {
     this.#current = members instanceof CurrentRing
       ? members
       : new CurrentRing(members, options.ring ?? {});
-    // The resolver lists the ring's members (CURRENT_RING_OPTION) for either target.
-    const target = "subscribe" in members
-      ? `${ETCD_SCHEME}:///mccache`
-      : `${STATIC_SCHEME}:///${members.join(",")}`;
     this.#protocols = new MemberProtocols({
       probe: (member) => probeMember(this.#client, () => memberMetadata(member)),
     });
     this.#failOver = this.#newFailOver(options.hedgeAfter);
-    this.#client = this.#newClient(target, options);
+    this.#client = this.#newClient(channelTarget(members), options);
     this.#streams = new StreamPool(
       this.#client,
       this.#streamEvents,
@@ -141,16 +137,21 @@ export class GrpcUpstream implements Upstream {
       redirect: (request, error, member) => this.#redirect(request, error, member),
     });
     this.#protocols.sync(this.#current.members, (m) => this.#current.registrationOf(m));
-    let before = this.#current.snapshot;
-    this.#unsubscribe = this.#current.subscribe(() => {
-      const after = this.#current.snapshot;
-      this.#membersChanged(before, after);
-      before = after;
-    });
+    this.#unsubscribe = this.#followMembers();
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_MS);
     // Connect now rather than on the first request: the members' protocols
     // are then known, and /healthz is right, before traffic arrives.
     this.#client.getChannel().getConnectivityState(true);
+  }
+
+  // Protocols, health and streams follow each snapshot, told what it changed.
+  #followMembers(): () => void {
+    let before = this.#current.snapshot;
+    return this.#current.subscribe(() => {
+      const after = this.#current.snapshot;
+      this.#membersChanged(before, after);
+      before = after;
+    });
   }
 
   #newFailOver(hedgeAfter: number | undefined): FailOver {
@@ -383,6 +384,13 @@ export class GrpcUpstream implements Upstream {
 function streamError(stream: MemberStream, error: unknown): Error {
   if (error instanceof PeerError) return error;
   return fromServiceError(error as grpc.ServiceError, stream.answerer);
+}
+
+// Names the resolver only: either lists the ring's members (CURRENT_RING_OPTION).
+function channelTarget(members: readonly string[] | MemberSource): string {
+  return "subscribe" in members
+    ? `${ETCD_SCHEME}:///mccache`
+    : `${STATIC_SCHEME}:///${members.join(",")}`;
 }
 
 function memberMetadata(member: string): grpc.Metadata {

@@ -82,6 +82,17 @@ export interface NodeMetrics {
  */
 export function createNodeMetrics(groups: GroupRegistry, node: NodeMetricsSource): NodeMetrics {
   const registry = new Registry();
+  addGroupCounters(registry, groups);
+  addCacheMetrics(registry, groups);
+  addNodeGauges(registry, node);
+  if (node.etcdConnected) etcdConnectedGauge(registry, node.etcdConnected);
+  if (node.buffered) addBufferMetrics(registry, node.buffered);
+  timeLoads(registry, groups);
+  addProcessMetrics(registry);
+  return registry;
+}
+
+function addGroupCounters(registry: Registry, groups: GroupRegistry): void {
   for (const [field, name, help] of GROUP_COUNTERS) {
     new Counter({
       name,
@@ -94,6 +105,9 @@ export function createNodeMetrics(groups: GroupRegistry, node: NodeMetricsSource
       },
     });
   }
+}
+
+function addCacheMetrics(registry: Registry, groups: GroupRegistry): void {
   const perCache = (field: keyof CacheStats, set: (labels: object, value: number) => void) => {
     for (const group of groups) {
       for (const cache of CACHES) set({ group: group.name, cache }, group.cacheStats(cache)[field]);
@@ -123,6 +137,9 @@ export function createNodeMetrics(groups: GroupRegistry, node: NodeMetricsSource
       },
     });
   }
+}
+
+function addNodeGauges(registry: Registry, node: NodeMetricsSource): void {
   new Gauge({
     name: "mccache_ring_members",
     help: "Members of the ring this node routes by",
@@ -139,11 +156,6 @@ export function createNodeMetrics(groups: GroupRegistry, node: NodeMetricsSource
       this.set(node.healthy() ? 1 : 0);
     },
   });
-  if (node.etcdConnected) etcdConnectedGauge(registry, node.etcdConnected);
-  if (node.buffered) addBufferMetrics(registry, node.buffered);
-  timeLoads(registry, groups);
-  addProcessMetrics(registry);
-  return registry;
 }
 
 // Latency buckets in seconds: a getter may call a database, a peer call

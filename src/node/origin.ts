@@ -6,7 +6,7 @@
 
 import { ByteView } from "../byte_view.ts";
 import { NotFoundError } from "../errors.ts";
-import type { GetterFunc } from "../getter.ts";
+import type { GetterFunc, GetterResult } from "../getter.ts";
 
 /** Options for {@linkcode originGetter}. */
 export interface OriginGetterOptions {
@@ -55,15 +55,8 @@ const MAX_NEGATIVE_KEYS = 10_000;
  * ```
  */
 export function originGetter(template: string, options: OriginGetterOptions = {}): GetterFunc {
-  if (!template.includes("{key}")) {
-    throw new TypeError(`Invalid origin URL "${template}": it must contain {key}`);
-  }
-  const url = new URL(template.replace("{key}", "key")); // throws on a malformed URL
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new TypeError(`Invalid origin URL "${template}": expected http:// or https://`);
-  }
+  const inPath = checkTemplate(template);
   const headers: HeadersInit = options.node ? { "x-mccache-node": options.node } : {};
-  const inPath = !template.slice(0, template.indexOf("{key}")).includes("?");
   const maxBodyBytes = checkOption(options.maxBodyBytes ?? 1 << 20, "maxBodyBytes");
   const tooLarge = new NegativeCache(
     checkOption(options.negativeTtl ?? 5000, "negativeTtl"),
@@ -72,22 +65,10 @@ export function originGetter(template: string, options: OriginGetterOptions = {}
   return async (key, { signal }) => {
     const refused = tooLarge.get(key);
     if (refused) throw refused;
-    // URLs resolve "." and ".." path segments (even percent-encoded) away.
-    if (inPath && (key === "." || key === "..")) {
-      throw new Error(
-        `Cannot fetch ${JSON.stringify(key)}: a URL path cannot carry it; put {key} in the query`,
-      );
-    }
+    if (inPath) checkPathKey(key);
     const target = template.replace("{key}", encodeURIComponent(key));
     const response = await fetch(target, { signal, headers });
-    if (response.status === 404) {
-      await response.body?.cancel();
-      throw new NotFoundError(`${key} not found at origin`);
-    }
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new Error(`Origin answered ${response.status} for ${JSON.stringify(key)}`);
-    }
+    await checkStatus(response, key);
     let value: ByteView;
     try {
       // The buffer is the body's size and no one else's: the cache keeps it
@@ -97,13 +78,52 @@ export function originGetter(template: string, options: OriginGetterOptions = {}
       if (error instanceof OriginTooLargeError) tooLarge.set(key, error);
       throw error;
     }
-    const cacheControl = response.headers.get("cache-control") ?? "";
-    const ttl = seconds(cacheControl, "max-age");
-    if (ttl === undefined || ttl === 0) return value;
-    const staleWhileRevalidate = seconds(cacheControl, "stale-while-revalidate");
-    const staleIfError = seconds(cacheControl, "stale-if-error");
-    return { value, ttl, staleWhileRevalidate, staleIfError };
+    return withCacheControl(value, response.headers.get("cache-control") ?? "");
   };
+}
+
+// Throws on a template that is no http(s) URL with {key}; returns whether
+// {key} is in the URL's path (else it is in the query).
+function checkTemplate(template: string): boolean {
+  if (!template.includes("{key}")) {
+    throw new TypeError(`Invalid origin URL "${template}": it must contain {key}`);
+  }
+  const url = new URL(template.replace("{key}", "key")); // throws on a malformed URL
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TypeError(`Invalid origin URL "${template}": expected http:// or https://`);
+  }
+  return !template.slice(0, template.indexOf("{key}")).includes("?");
+}
+
+// URLs resolve "." and ".." path segments (even percent-encoded) away.
+function checkPathKey(key: string): void {
+  if (key === "." || key === "..") {
+    throw new Error(
+      `Cannot fetch ${JSON.stringify(key)}: a URL path cannot carry it; put {key} in the query`,
+    );
+  }
+}
+
+// 404 is not found, any other non-2xx an error; neither body is read.
+async function checkStatus(response: Response, key: string): Promise<void> {
+  if (response.status === 404) {
+    await response.body?.cancel();
+    throw new NotFoundError(`${key} not found at origin`);
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`Origin answered ${response.status} for ${JSON.stringify(key)}`);
+  }
+}
+
+// The value with the TTL and stale windows its Cache-Control gives; without
+// max-age (or with 0) the value alone, so the group's own settings apply.
+function withCacheControl(value: ByteView, cacheControl: string): GetterResult {
+  const ttl = seconds(cacheControl, "max-age");
+  if (ttl === undefined || ttl === 0) return value;
+  const staleWhileRevalidate = seconds(cacheControl, "stale-while-revalidate");
+  const staleIfError = seconds(cacheControl, "stale-if-error");
+  return { value, ttl, staleWhileRevalidate, staleIfError };
 }
 
 // A Cache-Control directive's seconds, in milliseconds (RFC 9111, RFC 5861).
