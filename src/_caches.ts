@@ -75,6 +75,14 @@ export class Slot {
   }
 }
 
+function handsOut(slot: Slot): boolean {
+  return slot.plain;
+}
+
+function handOut(slot: Slot): Promise<ByteView> {
+  return slot.promise;
+}
+
 function staleFor(cached: Cached): number {
   if (cached.expiresAt === 0) return 0;
   return Math.max(cached.staleWhileRevalidate ?? 0, cached.staleIfError ?? 0);
@@ -86,10 +94,14 @@ class MainLru extends LruCache<Slot> {
     while (this.bytes > limit && this.removeOldest());
   }
   record(_key: string): void {}
+  // LRU answers no hit early: Group.get takes its general way.
+  hit(_key: string): undefined {
+    return undefined;
+  }
 }
 
 export class Caches {
-  readonly main: MainLru | TinyLfuCache<Slot>;
+  readonly main: MainLru | TinyLfuCache<Slot, Promise<ByteView>>;
   readonly hot: LruCache<Slot>;
   #maxBytes: number;
 
@@ -103,7 +115,7 @@ export class Caches {
     const sizeOf = (key: string, slot: Slot) => utf8Length(key) + slot.length + overhead;
     this.main = options.policy === "lru"
       ? new MainLru({ now, sizeOf })
-      : new TinyLfuCache({ maxBytes, now, sizeOf, random });
+      : new TinyLfuCache({ maxBytes, now, sizeOf, random, handsOut, handOut });
     this.hot = new LruCache({ now, sizeOf });
   }
 

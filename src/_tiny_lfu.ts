@@ -46,20 +46,29 @@ const PROTECTED_SHARE = 0.8;
 // popular key out for good (Caffeine's guard against hash flooding).
 const FLOOD_FREQUENCY = 6;
 
-export interface TinyLfuOptions<V> {
+export interface TinyLfuOptions<V, H> {
   /** Sizes the window and protected segments; eviction follows `evictTo`. */
   maxBytes: number;
   sizeOf: (key: string, value: V) => number;
   now: () => number;
   random: () => number;
+  /** Whether `hit` may answer for the value, with `handOut(value)`. @default {never} */
+  handsOut?: (value: V) => boolean;
+  /** What `hit` answers with, made on the entry's first hit and kept. @default {none} */
+  handOut?: (value: V) => H;
   /** The frequency filter; tests inject an exact one. @default {a FrequencySketch} */
   frequencies?: Frequencies;
 }
 
-export class TinyLfuCache<V extends { readonly length: number }> {
+export class TinyLfuCache<V extends { readonly length: number }, H = never> {
   #map = new Map<string, number>();
   #keys: string[] = ["", "", ""];
   #values: (V | undefined)[] = [undefined, undefined, undefined];
+  // Per slot, what `hit` answers with: undefined if it may not answer for
+  // the entry, null until its first hit.
+  #out: (H | null | undefined)[] = [undefined, undefined, undefined];
+  #handsOut: (value: V) => boolean;
+  #handOut: ((value: V) => H) | undefined;
   #sizes = new Float64Array(INITIAL_SLOTS);
   #expires = new Float64Array(INITIAL_SLOTS);
   #hashes = new Uint32Array(INITIAL_SLOTS);
@@ -92,12 +101,14 @@ export class TinyLfuCache<V extends { readonly length: number }> {
   #admitted = 0;
   #rejected = 0;
 
-  constructor(options: TinyLfuOptions<V>) {
+  constructor(options: TinyLfuOptions<V, H>) {
     this.#maxBytes = options.maxBytes;
     this.#resizeWindow(WINDOW_SHARE);
     this.#sizeOf = options.sizeOf;
     this.#now = options.now;
     this.#random = options.random;
+    this.#handsOut = options.handsOut ?? (() => false);
+    this.#handOut = options.handOut;
     this.#sketch = options.frequencies ?? new FrequencySketch();
     this.#flushEvery = this.#flushPeriod();
     for (let s = 0; s < SENTINELS; s++) this.#next[s] = this.#prev[s] = s;
@@ -123,6 +134,25 @@ export class TinyLfuCache<V extends { readonly length: number }> {
     this.#hits++;
     this.#touch(slot);
     return this.#values[slot];
+  }
+
+  /**
+   * A get that answers only for a live entry that `handsOut`, with its
+   * `handOut`; otherwise undefined, counting nothing (`get` follows).
+   * Group.get's hit: it reads only this cache's tables, never the value
+   * object, whose scattered cache lines were a third of a hit's time.
+   */
+  hit(key: string): H | undefined {
+    const slot = this.#map.get(key);
+    if (slot === undefined) return undefined;
+    const out = this.#out[slot];
+    if (out === undefined) return undefined;
+    const expiresAt = this.#expires[slot];
+    if (expiresAt !== 0 && expiresAt <= this.#now()) return undefined;
+    this.#gets++;
+    this.#hits++;
+    this.#touch(slot);
+    return out ?? (this.#out[slot] = this.#handOut!(this.#values[slot]!));
   }
 
   // A hit: count it, and move the entry up its segment (or to protected).
@@ -210,6 +240,7 @@ export class TinyLfuCache<V extends { readonly length: number }> {
       this.#flushEvery = this.#flushPeriod();
     }
     this.#values[slot] = value;
+    this.#out[slot] = this.#handsOut(value) ? null : undefined;
     this.#sizes[slot] = size;
     this.#expires[slot] = expiresAt;
     this.#put(slot, segment);
@@ -389,6 +420,7 @@ export class TinyLfuCache<V extends { readonly length: number }> {
     this.#map.delete(this.#keys[slot]);
     this.#keys[slot] = "";
     this.#values[slot] = undefined;
+    this.#out[slot] = undefined;
     this.#free.push(slot);
   }
 
@@ -405,6 +437,7 @@ export class TinyLfuCache<V extends { readonly length: number }> {
     }
     this.#keys.push("");
     this.#values.push(undefined);
+    this.#out.push(undefined);
     return slot;
   }
 }

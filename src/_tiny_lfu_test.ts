@@ -214,3 +214,31 @@ Deno.test("W-TinyLFU lets a large candidate in only if it beats every victim it 
     assert.equal(cache.bytes, 1000);
   });
 });
+
+Deno.test("W-TinyLFU's hit answers only for live entries it may hand out, and counts as a get", () => {
+  let now = 0;
+  let made = 0;
+  const cache = new TinyLfuCache<{ length: number; plain: boolean }, string>({
+    maxBytes: 1000,
+    sizeOf: (_key, value) => value.length,
+    now: () => now,
+    random: () => 0.5,
+    handsOut: (value) => value.plain,
+    handOut: () => `out${++made}`,
+  });
+  cache.add("plain", { length: 10, plain: true });
+  cache.add("other", { length: 10, plain: false });
+  cache.add("expiring", { length: 10, plain: true }, { expiresAt: 5 });
+  cache.evictTo(1000);
+  assert.equal(cache.hit("plain"), "out1");
+  assert.equal(cache.hit("plain"), "out1", "made once, then kept");
+  assert.equal(cache.hit("other"), undefined);
+  assert.equal(cache.hit("absent"), undefined);
+  assert.equal(cache.hit("expiring"), "out2");
+  now = 5;
+  assert.equal(cache.hit("expiring"), undefined);
+  assert.deepEqual([cache.stats().gets, cache.stats().hits], [3, 3], "only answers count");
+  assert.equal(cache.get("expiring"), undefined, "get still drops the expired entry");
+  cache.add("plain", { length: 10, plain: false });
+  assert.equal(cache.hit("plain"), undefined, "a replaced value is weighed again");
+});

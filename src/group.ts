@@ -321,6 +321,11 @@ export class Group {
   get(key: string, options?: GetOptions): Promise<ByteView> {
     this.#stats.gets++;
     // Every way into the caches validates its key, so a hit needs no check.
+    const early = this.#caches.main.hit(key);
+    if (early !== undefined) {
+      this.#stats.cacheHits++;
+      return early;
+    }
     const slot = this.#caches.main.get(key) ?? this.#caches.hot.get(key);
     if (slot?.plain) {
       this.#stats.cacheHits++;

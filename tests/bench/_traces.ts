@@ -205,3 +205,46 @@ class MaxHeap {
     return top;
   }
 }
+
+/**
+ * The hit ratio of LFU with exact counts of every request since the trace
+ * began, for `capacity` same-size entries: a missed key is kept if it has
+ * been asked for more often than the least asked-for cached key, which it
+ * replaces. Under the independent reference model that ranks keys as well as
+ * any policy that learns from the requests it has seen can, so it bounds
+ * what a frequency-based policy reaches on the Zipf traces (with unbounded
+ * memory and no aging, it is not a policy one would run).
+ */
+export function exactLfuHitRatio(trace: Trace, capacity: number): number {
+  const { keys, counted } = trace;
+  const counts = new Map<number, number>();
+  const cached = new Set<number>();
+  const byCount: Set<number>[] = []; // cached keys by their count
+  let least = 0;
+  let hits = 0;
+  let total = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    const before = counts.get(key) ?? 0;
+    counts.set(key, before + 1);
+    const count = counted === undefined || counted[i] === 1;
+    if (count) total++;
+    if (cached.has(key)) {
+      if (count) hits++;
+      byCount[before].delete(key);
+      (byCount[before + 1] ??= new Set()).add(key);
+      continue;
+    }
+    if (cached.size >= capacity) {
+      while (!byCount[least]?.size) least++;
+      if (before + 1 <= least) continue;
+      const victim: number = byCount[least].values().next().value!;
+      byCount[least].delete(victim);
+      cached.delete(victim);
+    }
+    cached.add(key);
+    (byCount[before + 1] ??= new Set()).add(key);
+    least = Math.min(least, before + 1);
+  }
+  return hits / total;
+}

@@ -1,11 +1,16 @@
 // deno task bench:hitratio: replays traces through the real Group, once per
-// policy, and prints their hit ratios beside the online optimum under the
+// policy, and prints their hit ratios beside LFU on exact counts of the
+// whole trace so far (what a policy that learns popularity from requests can
+// reach on the Zipf traces), the online optimum under the
 // independent reference model (IRM, where the trace follows one) and
-// Belady's offline optimum, both computed here on the same trace; then the
+// Belady's offline optimum, all computed here on the same trace; then the
 // same rows as JSON, and whether the issue's targets hold.
 //
-//   deno task bench:hitratio [--quick]
+//   deno task bench:hitratio [--quick] [--seed N]
 //
+// --seed N draws the Zipf, scan and shifting traces from seeds N, N+1 and
+// N+2 (default 1, the table in docs/PERFORMANCE.md), to check that a
+// policy holds on traces it was not tuned on.
 // W-TinyLFU's figure is the mean over three seeds of its coin.
 // Each trace has 2,000,000 requests (400,000 with --quick; a scan adds as
 // many one-time keys), and the hit ratio counts the second half: the
@@ -18,6 +23,7 @@ import { seededRandom } from "../../src/_testing.ts";
 import {
   afterWarmup,
   beladyHitRatio,
+  exactLfuHitRatio,
   irmOptimum,
   loopTrace,
   shiftingTrace,
@@ -39,6 +45,8 @@ export interface HitRatioRow {
   capacity: number;
   lru: number;
   tinylfu: number;
+  /** LFU on exact counts since the start: the Zipf traces' ceiling for a policy that learns. */
+  exactLfu: number;
   /** IRM's optimum, or null where the trace is not IRM. */
   irm: number | null;
   belady: number;
@@ -84,7 +92,7 @@ export async function replay(
   return hits / total;
 }
 
-function cases(length: number): Case[] {
+function cases(length: number, seed: number): Case[] {
   const out: Case[] = [];
   for (const s of [0.8, 1.0, 1.2]) {
     const cdf = zipfCdf(KEYS, s);
@@ -93,7 +101,7 @@ function cases(length: number): Case[] {
       const capacity = KEYS * share;
       out.push({
         trace: `zipf ${s.toFixed(1)}, ${share * 100}%`,
-        make: () => trace ??= zipfTrace(cdf, length, 1),
+        make: () => trace ??= zipfTrace(cdf, length, seed),
         capacity,
         irm: irmOptimum(cdf, capacity),
       });
@@ -104,7 +112,7 @@ function cases(length: number): Case[] {
   out.push(
     {
       trace: "zipf 1.0 + scan, 20%",
-      make: () => zipfWithScan(cdf, length, 2),
+      make: () => zipfWithScan(cdf, length, seed + 1),
       capacity,
       irm: irmOptimum(cdf, capacity),
     },
@@ -116,7 +124,7 @@ function cases(length: number): Case[] {
     },
     {
       trace: "zipf 1.0 shifting /100k, 20%",
-      make: () => shiftingTrace(cdf, length, 100_000, 3),
+      make: () => shiftingTrace(cdf, length, 100_000, seed + 2),
       capacity,
       irm: null,
     },
@@ -124,10 +132,13 @@ function cases(length: number): Case[] {
   return out;
 }
 
-/** Runs every case; `length` requests per trace (a scan adds as many one-time keys). */
-export async function measure(length: number): Promise<HitRatioRow[]> {
+/**
+ * Runs every case; `length` requests per trace (a scan adds as many one-time
+ * keys), the traces drawn from `seed` on.
+ */
+export async function measure(length: number, seed = 1): Promise<HitRatioRow[]> {
   const rows: HitRatioRow[] = [];
-  for (const c of cases(length)) {
+  for (const c of cases(length, seed)) {
     const made = c.make();
     const trace = afterWarmup(made, made.keys.length / 2);
     const lru = await replay(trace, c.capacity, "lru");
@@ -142,6 +153,7 @@ export async function measure(length: number): Promise<HitRatioRow[]> {
       capacity: c.capacity,
       lru,
       tinylfu,
+      exactLfu: exactLfuHitRatio(trace, c.capacity),
       irm: c.irm,
       belady: beladyHitRatio(trace, c.capacity),
     });
@@ -156,11 +168,11 @@ function percent(ratio: number | null): string {
 /** The rows as a Markdown table. */
 export function table(rows: HitRatioRow[]): string {
   const lines = [
-    "| trace | entries | LRU | W-TinyLFU | online optimum (IRM) | Belady |",
-    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    "| trace | entries | LRU | W-TinyLFU | exact LFU | online optimum (IRM) | Belady |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const r of rows) {
-    const cells = [r.lru, r.tinylfu, r.irm, r.belady].map(percent).join(" | ");
+    const cells = [r.lru, r.tinylfu, r.exactLfu, r.irm, r.belady].map(percent).join(" | ");
     lines.push(`| ${r.trace} | ${r.capacity} | ${cells} |`);
   }
   return lines.join("\n");
@@ -180,10 +192,15 @@ export function targets(rows: HitRatioRow[]): [string, boolean][] {
 
 if (import.meta.main) {
   const length = Deno.args.includes("--quick") ? 400_000 : 2_000_000;
-  const rows = await measure(length);
+  const at = Deno.args.indexOf("--seed");
+  const seed = at < 0 ? 1 : Number(Deno.args[at + 1]);
+  if (!Number.isSafeInteger(seed)) {
+    throw new TypeError(`--seed must be an integer: received ${Deno.args[at + 1]}`);
+  }
+  const rows = await measure(length, seed);
   console.log(table(rows));
   console.log();
   for (const [target, holds] of targets(rows)) console.log(`${holds ? "ok  " : "FAIL"} ${target}`);
   console.log();
-  console.log(JSON.stringify({ requests: length, rows }, null, 2));
+  console.log(JSON.stringify({ requests: length, seed, rows }, null, 2));
 }
