@@ -164,3 +164,27 @@ export async function startInProcessGoOriginal(
     [Symbol.asyncDispose]: () => Promise.resolve(server.forceShutdown()),
   };
 }
+
+/** A member source that a test changes by hand (`set`), counting its subscribers. */
+export function fakeMemberSource(initial: readonly string[]): {
+  members: readonly string[];
+  readonly subscribers: number;
+  subscribe(listener: () => void): () => void;
+  set(members: readonly string[]): void;
+} {
+  const listeners = new Set<() => void>();
+  return {
+    members: initial,
+    get subscribers() {
+      return listeners.size;
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    set(members) {
+      this.members = members;
+      for (const listener of listeners) listener();
+    },
+  };
+}

@@ -3,7 +3,7 @@
 // sockets behind after close, so the sanitizers are off.
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
-import { cluster, listenOnLoopback } from "./_testing.ts";
+import { cluster, fakeMemberSource, listenOnLoopback } from "./_testing.ts";
 import type { ItemBatch, ResultBatch } from "./messages.ts";
 import { CacheClient } from "./_proto.ts";
 import { HashRing } from "../hash_ring.ts";
@@ -305,22 +305,6 @@ Deno.test({
   },
 });
 
-// A member source the test changes by hand.
-function memberSource(initial: readonly string[]) {
-  const listeners = new Set<() => void>();
-  return {
-    members: initial,
-    subscribe(listener: () => void) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    set(members: readonly string[]) {
-      this.members = members;
-      for (const listener of listeners) listener();
-    },
-  };
-}
-
 Deno.test({
   name: "The upstream and its balancer route by one ring: a get right after its owner left " +
     "goes to the new owner, before the resolver has told the balancer",
@@ -328,7 +312,7 @@ Deno.test({
   async fn() {
     await using nodes = await cluster(3);
     const addrs = nodes.map((node) => node.addr);
-    const source = memberSource(addrs);
+    const source = fakeMemberSource(addrs);
     const current = new CurrentRing(source);
     const upstream = new GrpcUpstream({ members: current });
     try {
@@ -360,7 +344,7 @@ Deno.test({
   ...sanitizers,
   async fn() {
     await using nodes = await cluster(2);
-    const source = memberSource([nodes[0].addr]);
+    const source = fakeMemberSource([nodes[0].addr]);
     const upstream = new GrpcUpstream({ members: source });
     try {
       await waitFor(() => upstream.protocols.connected(nodes[0].addr), "connected");

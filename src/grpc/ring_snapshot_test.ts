@@ -3,28 +3,10 @@ import * as grpc from "@grpc/grpc-js";
 import { HashRing } from "../hash_ring.ts";
 import { registerResolvers, RING_OPTION } from "./resolver.ts";
 import { CURRENT_RING_OPTION, CurrentRing, RingSnapshot } from "./ring_snapshot.ts";
+import { fakeMemberSource } from "./_testing.ts";
 
 const MEMBERS = ["127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003", "127.0.0.1:8004"];
 const KEYS = Array.from({ length: 200 }, (_, i) => `key-${i}`);
-
-// A member source the test changes by hand, counting its subscribers.
-function fakeSource(initial: readonly string[]) {
-  const listeners = new Set<() => void>();
-  return {
-    members: initial,
-    get subscribers() {
-      return listeners.size;
-    },
-    subscribe(listener: () => void) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    set(members: readonly string[]) {
-      this.members = members;
-      for (const listener of listeners) listener();
-    },
-  };
-}
 
 Deno.test("RingSnapshot.pick walks the ring as HashRing does: owner, then the next member on a retry", () => {
   const snapshot = new RingSnapshot(MEMBERS);
@@ -61,7 +43,7 @@ Deno.test("RingSnapshot keeps each member once, in the order given, and never ch
 });
 
 Deno.test("CurrentRing swaps in one new snapshot per membership update before telling its listeners", () => {
-  const source = fakeSource(MEMBERS.slice(0, 2));
+  const source = fakeMemberSource(MEMBERS.slice(0, 2));
   const current = new CurrentRing(source);
   const first = current.snapshot;
   assert.equal(current.snapshot, first, "the same object until the members change");
@@ -126,7 +108,7 @@ function resolve(target: string, options: grpc.ChannelOptions) {
 }
 
 Deno.test("The resolver hands the balancer the CurrentRing of the channel, and lists its snapshot's members", async () => {
-  const source = fakeSource(MEMBERS.slice(0, 2));
+  const source = fakeMemberSource(MEMBERS.slice(0, 2));
   const current = new CurrentRing(source);
   const { resolver, next } = resolve("etcd:///mccache", { [CURRENT_RING_OPTION]: current });
   try {
